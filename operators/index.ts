@@ -1,0 +1,10 @@
+export { boundedBuffer, BufferOverflowError } from './boundedBuffer.js';
+export type { BoundedBufferConfig, OverflowStrategy } from './boundedBuffer.js';
+export { coalesce } from './coalesce.js';
+export type { CoalesceConfig } from './coalesce.js';
+export { ndjson } from './ndjson.js';
+export type { NdjsonConfig } from './ndjson.js';
+export { fromNdjson, parseNdjson } from './fromNdjson.js';
+export { gzipOver, gzipSyncCompressor } from './gzipOver.js';
+export type { GzipOverConfig, GzipCompressor } from './gzipOver.js';
+export { decodeFrame, decodeFrames, COMPRESSED_ENVELOPE_PREFIX } from './decodeFrame.js';
