@@ -1,0 +1,117 @@
+import { RawJson } from './rawJson.js';
+import { createSerializer } from './serializer.js';
+import type { SendableSocket } from './socketSink.js';
+import { WsOutbox } from './wsOutbox.js';
+import type { OutboxStats, WsOutboxOptions } from './wsOutbox.js';
+
+export interface ConnectionManagerOptions<T> {
+  /** Options for every outbox the manager creates. */
+  outbox?: WsOutboxOptions<T>;
+  /** How long `disconnect` waits for queued messages before counting them dropped. Default 5,000 ms. */
+  stopTimeoutMs?: number;
+}
+
+interface Connection<T> {
+  readonly outbox: WsOutbox<T>;
+  readonly sessionId: string | undefined;
+  readonly onClose: () => void;
+}
+
+/**
+ * Owns one outbox per socket: the seed's `ConnectionManager`, with `broadcast`.
+ *
+ * A socket that closes is disconnected by itself; `disconnect` is for the server closing it.
+ *
+ * ## Example
+ *
+ * ```ts
+ * const manager = new ConnectionManager<ServerEvent>();
+ * wss.on('connection', (ws) => manager.connect(ws));
+ * manager.broadcast({ type: 'announcement', text: 'deploy in 5 min' });
+ * ```
+ */
+export class ConnectionManager<T = unknown> {
+  private readonly connections = new Map<SendableSocket, Connection<T>>();
+  private readonly stringify: (message: T) => string;
+
+  constructor(private readonly options: ConnectionManagerOptions<T> = {}) {
+    this.stringify = createSerializer(options.outbox ?? {});
+  }
+
+  /** Live connections. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** The sockets connected, optionally only those of one session. */
+  sockets(sessionId?: string): SendableSocket[] {
+    const sockets: SendableSocket[] = [];
+    for (const [socket, connection] of this.connections) {
+      if (sessionId === undefined || connection.sessionId === sessionId) sockets.push(socket);
+    }
+    return sockets;
+  }
+
+  /** The outbox of a connected socket. */
+  outbox(socket: SendableSocket): WsOutbox<T> | undefined {
+    return this.connections.get(socket)?.outbox;
+  }
+
+  /**
+   * Creates and starts an outbox for `socket`; it is disconnected when the socket closes.
+   * @param socket A freshly opened `ws` socket.
+   * @param sessionId An application id to find the socket again (`sockets(sessionId)`).
+   * @returns The socket's outbox.
+   */
+  connect(socket: SendableSocket, sessionId?: string): WsOutbox<T> {
+    const existing = this.connections.get(socket);
+    if (existing) return existing.outbox;
+    const outbox = new WsOutbox<T>(socket, this.options.outbox).start();
+    const onClose = () => void this.disconnect(socket);
+    socket.on('close', onClose);
+    this.connections.set(socket, { outbox, sessionId, onClose });
+    return outbox;
+  }
+
+  /**
+   * Forgets `socket` and stops its outbox, waiting for queued messages to go out.
+   * @returns The outbox's final counts, or undefined if the socket was not connected.
+   */
+  async disconnect(socket: SendableSocket): Promise<OutboxStats | undefined> {
+    const connection = this.connections.get(socket);
+    if (!connection) return undefined;
+    this.connections.delete(socket);
+    socket.off('close', connection.onClose);
+    return connection.outbox.stop({ timeoutMs: this.options.stopTimeoutMs });
+  }
+
+  /**
+   * Queues a message for one socket.
+   * @returns False when the socket is not connected or its outbox dropped the message.
+   */
+  sendMessage(socket: SendableSocket, message: T): boolean {
+    return this.connections.get(socket)?.outbox.send(message) ?? false;
+  }
+
+  /**
+   * Queues a message for every connected socket, serialized once for all of them.
+   * @returns How many outboxes accepted it.
+   * @throws TypeError when the message cannot be serialized (nothing is queued then).
+   */
+  broadcast(message: T): number {
+    if (this.connections.size === 0) return 0;
+    const shared = new RawJson(this.stringify(message));
+    let accepted = 0;
+    for (const { outbox } of this.connections.values()) {
+      if (outbox.send(shared)) accepted++;
+    }
+    return accepted;
+  }
+
+  /** Stops every outbox (for a graceful shutdown); resolves when all have settled. */
+  async closeAll(): Promise<OutboxStats[]> {
+    const sockets = [...this.connections.keys()];
+    const stats = await Promise.all(sockets.map((socket) => this.disconnect(socket)));
+    return stats.filter((s): s is OutboxStats => s !== undefined);
+  }
+}

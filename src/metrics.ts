@@ -1,0 +1,109 @@
+import { Counter, Gauge, Histogram, register as globalRegistry } from 'prom-client';
+import type { Registry } from 'prom-client';
+
+/** Buckets of `ws_outbox_batch_size`, exactly as the seed gives them. */
+export const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100];
+/** Buckets of `ws_outbox_send_latency_seconds`, exactly as the seed gives them. */
+export const SEND_LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+
+/**
+ * The Prometheus metrics every outbox of one registry shares.
+ *
+ * Gauges and counters are process-wide sums over all live outboxes: a dashboard reads one
+ * series per process, not one per socket (a label per socket would be a cardinality bomb).
+ */
+export interface OutboxMetrics {
+  /** `ws_outbox_queue_size`: messages held, across all live outboxes. */
+  readonly queueSize: Gauge;
+  /** `ws_outbox_batch_size`: messages per frame. */
+  readonly batchSize: Histogram;
+  /** `ws_outbox_send_latency_seconds`: from batch emission to the send callback. */
+  readonly sendLatency: Histogram;
+  /** `ws_outbox_dropped_messages_total`: messages dropped by overflow, close or stop timeout. */
+  readonly droppedMessages: Counter;
+  /** `ws_outbox_send_errors_total`: frames whose send failed. */
+  readonly sendErrors: Counter;
+  /** `ws_outbox_serialize_errors_total`: messages that could not be serialized. */
+  readonly serializeErrors: Counter;
+  /** `ws_outbox_messages_sent_total`: messages in frames whose send succeeded. */
+  readonly messagesSent: Counter;
+  /** `ws_outbox_frames_sent_total`: frames whose send succeeded. */
+  readonly framesSent: Counter;
+  /** `ws_outbox_bytes_sent_total`: payload bytes of frames whose send succeeded. */
+  readonly bytesSent: Counter;
+  /** `ws_outbox_compressed_frames_total`: frames that went out gzipped. */
+  readonly compressedFrames: Counter;
+}
+
+const metricsByRegistry = new WeakMap<Registry, OutboxMetrics>();
+
+/**
+ * Returns the outbox metrics registered in `registry`, creating them on first use.
+ *
+ * prom-client refuses a second metric of the same name in one registry, so every outbox of a
+ * registry must share one set: this is the one place that creates them.
+ *
+ * @param registry Where the metrics live. Defaults to prom-client's global registry.
+ * @returns The shared metrics of that registry.
+ */
+export function outboxMetrics(registry: Registry = globalRegistry): OutboxMetrics {
+  let metrics = metricsByRegistry.get(registry);
+  if (metrics) return metrics;
+  const registers = [registry];
+  metrics = {
+    queueSize: new Gauge({
+      name: 'ws_outbox_queue_size',
+      help: 'Messages held in outbox buffers, across all live outboxes.',
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'ws_outbox_batch_size',
+      help: 'Messages per frame sent.',
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    }),
+    sendLatency: new Histogram({
+      name: 'ws_outbox_send_latency_seconds',
+      help: 'Seconds from batch emission to the socket send callback.',
+      buckets: SEND_LATENCY_BUCKETS,
+      registers,
+    }),
+    droppedMessages: new Counter({
+      name: 'ws_outbox_dropped_messages_total',
+      help: 'Messages dropped: buffer overflow, socket closed, or stop timeout.',
+      registers,
+    }),
+    sendErrors: new Counter({
+      name: 'ws_outbox_send_errors_total',
+      help: 'Frames whose send failed.',
+      registers,
+    }),
+    serializeErrors: new Counter({
+      name: 'ws_outbox_serialize_errors_total',
+      help: 'Messages left out because they could not be serialized to JSON.',
+      registers,
+    }),
+    messagesSent: new Counter({
+      name: 'ws_outbox_messages_sent_total',
+      help: 'Messages in frames whose send succeeded.',
+      registers,
+    }),
+    framesSent: new Counter({
+      name: 'ws_outbox_frames_sent_total',
+      help: 'Frames whose send succeeded.',
+      registers,
+    }),
+    bytesSent: new Counter({
+      name: 'ws_outbox_bytes_sent_total',
+      help: 'Payload bytes of frames whose send succeeded (after compression).',
+      registers,
+    }),
+    compressedFrames: new Counter({
+      name: 'ws_outbox_compressed_frames_total',
+      help: 'Frames sent gzipped.',
+      registers,
+    }),
+  };
+  metricsByRegistry.set(registry, metrics);
+  return metrics;
+}

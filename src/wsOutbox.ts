@@ -1,0 +1,383 @@
+import type { Registry } from 'prom-client';
+import { asyncScheduler, BehaviorSubject, identity, Subject, Subscription, tap } from 'rxjs';
+import type { Observable, OperatorFunction, SchedulerLike } from 'rxjs';
+import {
+  boundedBuffer,
+  coalesce,
+  COMPRESSED_ENVELOPE_PREFIX,
+  gzipOver,
+  ndjson,
+} from '../operators/index.js';
+import type { GzipCompressor, OverflowStrategy } from '../operators/index.js';
+import { outboxMetrics } from './metrics.js';
+import type { OutboxMetrics } from './metrics.js';
+import { RawJson } from './rawJson.js';
+import { createSerializer } from './serializer.js';
+import { socketSink } from './socketSink.js';
+import type { Frame, SendableSocket, SendResult, SocketSink } from './socketSink.js';
+
+export interface WsOutboxOptions<T> {
+  /** Messages held while the socket is not ready. Default 512 (the seed's `OUTBOX_MAX`). */
+  capacity?: number;
+  /** What to do with a message that finds the buffer full. Default `'drop-newest'`. */
+  overflow?: OverflowStrategy;
+  /** Coalescing window in ms, opened by the first message after idle. Default 25. */
+  coalesceMs?: number;
+  /** Most messages in one frame; a full batch goes out at once. Default 512. */
+  maxBatch?: number;
+  /** Send the first message after idle alone and at once. Default false. */
+  leading?: boolean;
+  /**
+   * Frames over this many UTF-8 bytes are gzipped off the event loop; `false` turns
+   * compression off. Default 10,000.
+   */
+  compressAbove?: number | false;
+  /** zlib level for compressed frames. Default: `gzipOver`'s. */
+  compressionLevel?: number;
+  /** `'binary'` frames (default) or the base64 JSON envelope for text-only clients. */
+  compressionEncoding?: 'binary' | 'base64';
+  /** Bytes in the socket above which the buffer stops releasing. Default 1 MiB. */
+  highWaterMark?: number;
+  /**
+   * Messages past the buffer and not yet settled by a send callback (in the pending batch,
+   * being serialized or compressed, or inside the socket) above which the buffer stops
+   * releasing. Default `2 × maxBatch`: one batch filling while one is on its way out.
+   */
+  maxInFlight?: number;
+  /** A JSON Schema: messages are serialized by fast-json-stringify, compiled once. */
+  schema?: object;
+  /** A serializer of your own (exclusive with `schema`); it must not emit raw newlines. */
+  stringify?: (message: T) => string;
+  /** Sees each message that could not be serialized. It is counted as failed either way. */
+  onSerializeError?: (error: unknown, message: T) => void;
+  /** Sees an error that ended the pipeline (for example `BufferOverflowError`). */
+  onError?: (error: unknown) => void;
+  /** Metrics: a shared set, a registry to register them in, or `false`. Default global registry. */
+  metrics?: OutboxMetrics | Registry | false;
+  /** Scheduler for the coalescing window and the stop timeout. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+  /**
+   * Compressor override for `gzipOver`, e.g. `gzipSyncCompressor` to run the whole outbox in
+   * virtual time.
+   */
+  compressor?: GzipCompressor;
+}
+
+/** Counts of one outbox. `accepted = delivered + dropped + failed + pending`, always. */
+export interface OutboxStats {
+  /** `send` calls. */
+  accepted: number;
+  /** Messages in frames whose send callback reported success. */
+  delivered: number;
+  /** Messages dropped: buffer overflow, socket closed, stopped, or stop timeout. */
+  dropped: number;
+  /** Messages that could not be serialized, or whose frame failed to send. */
+  failed: number;
+  /** Messages held or in flight right now (0 once the outbox has ended). */
+  pending: number;
+}
+
+type State = 'idle' | 'running' | 'stopping' | 'ended';
+
+/** What the sink needs to account for one frame once its send callback fires. */
+interface BatchRecord {
+  messages: number;
+  failed: number;
+  emittedAt: number;
+}
+
+/**
+ * A bounded, coalescing, compressing outbox for one WebSocket.
+ *
+ * <span class="informal">`send(msg)` never blocks and never grows memory without bound: the
+ * socket's demand reaches back to the buffer through every stage in between.</span>
+ *
+ * The pipeline is `boundedBuffer(capacity) → coalesce(coalesceMs) → ndjson() →
+ * gzipOver(compressAbove) → socketSink(ws)`. The buffer releases only while the socket has
+ * fewer than `highWaterMark` bytes in flight and fewer than `maxInFlight` messages are past the
+ * buffer, so memory per connection is bounded by `capacity` messages held, `maxInFlight`
+ * messages in flight and `highWaterMark` bytes in the socket.
+ *
+ * Every accepted message ends as exactly one of delivered, dropped or failed; `stats()` shows
+ * the counts, and `stop()` resolves with them once nothing is pending.
+ *
+ * ## Example
+ *
+ * ```ts
+ * wss.on('connection', (ws) => {
+ *   const outbox = new WsOutbox(ws).start();
+ *   outbox.send({ type: 'hello' });
+ *   ws.on('close', () => outbox.stop());
+ * });
+ * ```
+ */
+export class WsOutbox<T = unknown> {
+  private readonly input = new Subject<T | RawJson>();
+  private readonly sink: SocketSink;
+  private readonly metrics: OutboxMetrics | undefined;
+  private readonly scheduler: SchedulerLike;
+  private readonly maxInFlight: number;
+  private readonly capacity: number;
+  private readonly stringify: (message: T | RawJson) => string;
+  /** Demand as `boundedBuffer` sees it: socket bytes and messages in flight both under budget. */
+  private readonly demand = new BehaviorSubject(true);
+  /** Whether a `send` now would pass straight through, for producers that wait. */
+  private readonly writable = new BehaviorSubject(true);
+  private readonly subscription = new Subscription();
+  /** Batches serialized or compressing, oldest first; each frame settles the oldest. */
+  private readonly batches: BatchRecord[] = [];
+  private state: State = 'idle';
+  private held = 0;
+  private inFlight = 0;
+  private lastDropWasNewest = false;
+  private pipelineDone = false;
+  private readonly counts = { accepted: 0, delivered: 0, dropped: 0, failed: 0 };
+  private stopWaiters: Array<(stats: OutboxStats) => void> = [];
+
+  /**
+   * @param socket The socket to send on (a `ws` WebSocket).
+   * @param options See {@link WsOutboxOptions}; defaults are the seed's.
+   */
+  constructor(
+    socket: SendableSocket,
+    private readonly options: WsOutboxOptions<T> = {},
+  ) {
+    this.stringify = this.createStringify();
+    this.capacity = options.capacity ?? 512;
+    const maxBatch = options.maxBatch ?? 512;
+    this.maxInFlight = options.maxInFlight ?? 2 * maxBatch;
+    this.scheduler = options.scheduler ?? asyncScheduler;
+    this.sink = socketSink(socket, { highWaterMark: options.highWaterMark });
+    this.metrics =
+      options.metrics === false
+        ? undefined
+        : options.metrics && 'queueSize' in options.metrics
+          ? options.metrics
+          : outboxMetrics(options.metrics);
+  }
+
+  /** Messages accepted, delivered, dropped, failed and pending so far. */
+  stats(): OutboxStats {
+    return { ...this.counts, pending: this.held + this.inFlight };
+  }
+
+  /** True while a `send` would pass straight through: nothing held and the socket has demand. */
+  get ready(): boolean {
+    return this.writable.value;
+  }
+
+  /** `ready` as an Observable: replays the current value, then every change. */
+  get ready$(): Observable<boolean> {
+    return this.writable.asObservable();
+  }
+
+  /** Resolves when `ready` is next true (at once if it is), for producers that would rather wait. */
+  whenReady(): Promise<void> {
+    if (this.writable.value) return Promise.resolve();
+    return new Promise((resolve) => {
+      const subscription = this.writable.subscribe((ready) => {
+        if (!ready) return;
+        resolve();
+        queueMicrotask(() => subscription.unsubscribe());
+      });
+    });
+  }
+
+  /**
+   * Subscribes the pipeline to the socket. Call once, before `send`.
+   * @returns This outbox, for chaining.
+   */
+  start(): this {
+    if (this.state !== 'idle') throw new Error(`WsOutbox: start() called when ${this.state}`);
+    this.state = 'running';
+    const o = this.options;
+    const compress: OperatorFunction<string, Frame> =
+      o.compressAbove === false
+        ? identity
+        : gzipOver(o.compressAbove ?? 10_000, {
+            level: o.compressionLevel,
+            encoding: o.compressionEncoding,
+            compressor: o.compressor,
+          });
+    const frames = this.input.pipe(
+      boundedBuffer<T | RawJson>(this.capacity, {
+        ready: this.demand,
+        overflow: o.overflow,
+        onDrop: () => this.onDrop(),
+        onSize: (size) => this.onHeldChange(size),
+      }),
+      tap(() => {
+        this.inFlight++;
+        this.updateDemand();
+      }),
+      coalesce<T | RawJson>(o.coalesceMs ?? 25, {
+        maxBatch: o.maxBatch ?? 512,
+        leading: o.leading,
+        scheduler: this.scheduler,
+      }),
+      tap((batch) =>
+        this.batches.push({ messages: batch.length, failed: 0, emittedAt: performance.now() }),
+      ),
+      ndjson<T | RawJson>({
+        stringify: this.stringify,
+        onError: (error, message) => this.onSerializeError(error, message),
+      }),
+      compress,
+    );
+    this.subscription.add(
+      frames.subscribe({
+        next: (frame) => this.sendFrame(frame),
+        error: (error: unknown) => {
+          this.options.onError?.(error);
+          this.end();
+        },
+        complete: () => {
+          this.pipelineDone = true;
+          this.settleStopIfDone();
+        },
+      }),
+    );
+    this.subscription.add(this.sink.closed.subscribe(() => this.end()));
+    return this;
+  }
+
+  /**
+   * Queues one message.
+   * @param message Any JSON-serializable value (or one your `schema`/`stringify` handles).
+   * @returns False when the message was dropped (buffer full, or the outbox has ended).
+   */
+  send(message: T | RawJson): boolean {
+    if (this.state === 'idle') throw new Error('WsOutbox: call start() before send()');
+    this.counts.accepted++;
+    if (this.state !== 'running') {
+      this.countDropped(1);
+      return false;
+    }
+    this.lastDropWasNewest = false;
+    this.input.next(message);
+    return !this.lastDropWasNewest;
+  }
+
+  /**
+   * Completes the input and resolves once every accepted message is delivered, failed or
+   * dropped. At `timeoutMs` whatever is still pending is counted as dropped.
+   * @param options `timeoutMs` (default 5,000), measured on the outbox's scheduler.
+   * @returns The final counts.
+   */
+  stop({ timeoutMs = 5_000 }: { timeoutMs?: number } = {}): Promise<OutboxStats> {
+    if (this.state === 'idle') this.state = 'ended';
+    if (this.state === 'ended') return Promise.resolve(this.stats());
+    const done = new Promise<OutboxStats>((resolve) => this.stopWaiters.push(resolve));
+    if (this.state === 'running') {
+      this.state = 'stopping';
+      this.subscription.add(this.scheduler.schedule(() => this.end(), timeoutMs));
+      this.input.complete();
+      this.settleStopIfDone();
+    }
+    return done;
+  }
+
+  private createStringify(): (message: T | RawJson) => string {
+    const serialize = createSerializer(this.options);
+    return (message) => (message instanceof RawJson ? message.json : serialize(message));
+  }
+
+  private sendFrame(frame: Frame): void {
+    const batch = this.batches.shift();
+    if (!batch) throw new Error('WsOutbox: a frame arrived with no batch to account it to');
+    const messages = batch.messages - batch.failed;
+    const compressed =
+      typeof frame !== 'string' || frame.startsWith(COMPRESSED_ENVELOPE_PREFIX);
+    this.sink.send(frame, (result) => this.onSettled(messages, compressed, batch, result));
+    this.updateDemand();
+  }
+
+  private onSettled(
+    messages: number,
+    compressed: boolean,
+    batch: BatchRecord,
+    { bytes, error }: SendResult,
+  ): void {
+    // Once the outbox has ended, what was in flight has already been counted as dropped.
+    if (this.state === 'ended') return;
+    this.inFlight -= messages;
+    const metrics = this.metrics;
+    if (error) {
+      this.counts.failed += messages;
+      metrics?.sendErrors.inc();
+    } else {
+      this.counts.delivered += messages;
+      if (metrics) {
+        metrics.batchSize.observe(messages);
+        metrics.sendLatency.observe((performance.now() - batch.emittedAt) / 1000);
+        metrics.messagesSent.inc(messages);
+        metrics.framesSent.inc();
+        metrics.bytesSent.inc(bytes);
+        if (compressed) metrics.compressedFrames.inc();
+      }
+    }
+    this.updateDemand();
+    this.settleStopIfDone();
+  }
+
+  private onSerializeError(error: unknown, message: T | RawJson): void {
+    this.counts.failed++;
+    this.inFlight--;
+    this.metrics?.serializeErrors.inc();
+    // ndjson is synchronous, so the batch being serialized is the newest one recorded.
+    const batch = this.batches[this.batches.length - 1];
+    batch.failed++;
+    // A batch with nothing left to send yields no frame: forget it so frames and batches stay paired.
+    if (batch.failed === batch.messages) this.batches.pop();
+    this.updateDemand();
+    if (!(message instanceof RawJson)) this.options.onSerializeError?.(error, message);
+  }
+
+  private onDrop(): void {
+    this.lastDropWasNewest = true;
+    this.countDropped(1);
+  }
+
+  private countDropped(messages: number): void {
+    this.counts.dropped += messages;
+    this.metrics?.droppedMessages.inc(messages);
+  }
+
+  private onHeldChange(size: number): void {
+    this.metrics?.queueSize.inc(size - this.held);
+    this.held = size;
+    this.updateWritable();
+  }
+
+  private updateDemand(): void {
+    const demand = this.sink.isReady && this.inFlight < this.maxInFlight;
+    if (demand !== this.demand.value) this.demand.next(demand);
+    this.updateWritable();
+  }
+
+  private updateWritable(): void {
+    const writable = this.state === 'running' && this.held === 0 && this.demand.value;
+    if (writable !== this.writable.value) this.writable.next(writable);
+  }
+
+  private settleStopIfDone(): void {
+    if (this.state === 'stopping' && this.pipelineDone && this.inFlight === 0) this.end();
+  }
+
+  /** Ends the outbox: releases everything and counts what never settled as dropped. */
+  private end(): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    // Unsubscribing makes boundedBuffer report what it held through onDrop (counted there).
+    this.subscription.unsubscribe();
+    this.sink.release();
+    if (this.inFlight > 0) this.countDropped(this.inFlight);
+    this.inFlight = 0;
+    this.batches.length = 0;
+    this.updateDemand();
+    const stats = this.stats();
+    const waiters = this.stopWaiters;
+    this.stopWaiters = [];
+    for (const resolve of waiters) resolve(stats);
+  }
+}
