@@ -216,7 +216,12 @@ export function boundedBuffer<T>(
           next: (value) => {
             // A synchronous source may keep emitting after the output closed.
             if (subscriber.closed) return;
-            guarded(() => accept(value));
+            // Inline rather than through `guarded`: this is the per-message hot path.
+            try {
+              accept(value);
+            } catch (err) {
+              subscriber.error(err);
+            }
           },
           error: (err) => subscriber.error(err),
           complete: () => {
