@@ -12,7 +12,10 @@ export interface SerializerOptions<T> {
  * Builds the serializer the options ask for: fast-json-stringify for a schema, the given
  * `stringify`, or `JSON.stringify`. Compiled once, here, never per message.
  */
-export function createSerializer<T>({ schema, stringify }: SerializerOptions<T>): (message: T) => string {
+export function createSerializer<T>({
+  schema,
+  stringify,
+}: SerializerOptions<T>): (message: T) => string {
   if (schema && stringify) throw new TypeError('give either schema or stringify, not both');
   if (schema) return fastJson(schema as Parameters<typeof fastJson>[0]) as (message: T) => string;
   return stringify ?? JSON.stringify;

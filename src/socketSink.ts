@@ -11,8 +11,8 @@ export type Frame = string | Uint8Array;
 export interface SendableSocket {
   readonly readyState: number;
   send(data: Frame, callback: (error?: Error) => void): void;
-  on(event: 'close', listener: () => void): unknown;
-  off(event: 'close', listener: () => void): unknown;
+  on(event: 'open' | 'close', listener: () => void): unknown;
+  off(event: 'open' | 'close', listener: () => void): unknown;
 }
 
 /** `WebSocket.OPEN` in `ws` and in browsers. */
@@ -36,7 +36,10 @@ export interface SendResult {
  * An Observer of frames bound to one socket, with the socket's demand as an Observable.
  */
 export interface SocketSink extends Observer<Frame> {
-  /** True while the bytes in flight are under the high-water mark. Replays its current value. */
+  /**
+   * True while the socket is open and the bytes in flight are under the high-water mark.
+   * Replays its current value.
+   */
   readonly ready: Observable<boolean>;
   /** The current value of `ready`. */
   readonly isReady: boolean;
@@ -89,7 +92,7 @@ export function socketSink(socket: SendableSocket, config: SocketSinkConfig = {}
   if (!(highWaterMark > 0)) {
     throw new RangeError(`socketSink: highWaterMark must be > 0 bytes, got ${highWaterMark}`);
   }
-  const readiness = new BehaviorSubject(true);
+  const readiness = new BehaviorSubject(false);
   const closeSignal = new Subject<void>();
   let pendingBytes = 0;
   let pendingFrames = 0;
@@ -100,15 +103,22 @@ export function socketSink(socket: SendableSocket, config: SocketSinkConfig = {}
     if (isClosed) return;
     isClosed = true;
     socket.off('close', onClose);
+    socket.off('open', onOpen);
+    updateReadiness();
     closeSignal.next();
     closeSignal.complete();
   };
   if (!isClosed) socket.on('close', onClose);
+  // A client-side socket starts CONNECTING: it has demand once it opens.
+  const onOpen = () => updateReadiness();
+  if (socket.readyState < OPEN) socket.on('open', onOpen);
 
   const updateReadiness = () => {
-    const ready = pendingBytes < highWaterMark;
+    // A closing socket fails its queued sends; the bytes they free are no demand.
+    const ready = !isClosed && socket.readyState === OPEN && pendingBytes < highWaterMark;
     if (ready !== readiness.value) readiness.next(ready);
   };
+  updateReadiness();
 
   const settle = (bytes: number, error: Error | undefined, onSettled?: (r: SendResult) => void) => {
     pendingBytes -= bytes;
@@ -168,9 +178,12 @@ export function socketSink(socket: SendableSocket, config: SocketSinkConfig = {}
     error: () => {},
     complete: () => {},
     flushed: () =>
-      pendingFrames === 0 ? Promise.resolve() : new Promise((resolve) => flushWaiters.push(resolve)),
+      pendingFrames === 0
+        ? Promise.resolve()
+        : new Promise((resolve) => flushWaiters.push(resolve)),
     release: () => {
       socket.off('close', onClose);
+      socket.off('open', onOpen);
     },
   };
 }

@@ -129,7 +129,7 @@ export class WsOutbox<T = unknown> {
   private state: State = 'idle';
   private held = 0;
   private inFlight = 0;
-  private lastDropWasNewest = false;
+  private sendRejected = false;
   private pipelineDone = false;
   private readonly counts = { accepted: 0, delivered: 0, dropped: 0, failed: 0 };
   private stopWaiters: Array<(stats: OutboxStats) => void> = [];
@@ -253,9 +253,9 @@ export class WsOutbox<T = unknown> {
       this.countDropped(1);
       return false;
     }
-    this.lastDropWasNewest = false;
+    this.sendRejected = false;
     this.input.next(message);
-    return !this.lastDropWasNewest;
+    return !this.sendRejected;
   }
 
   /**
@@ -286,8 +286,7 @@ export class WsOutbox<T = unknown> {
     const batch = this.batches.shift();
     if (!batch) throw new Error('WsOutbox: a frame arrived with no batch to account it to');
     const messages = batch.messages - batch.failed;
-    const compressed =
-      typeof frame !== 'string' || frame.startsWith(COMPRESSED_ENVELOPE_PREFIX);
+    const compressed = typeof frame !== 'string' || frame.startsWith(COMPRESSED_ENVELOPE_PREFIX);
     this.sink.send(frame, (result) => this.onSettled(messages, compressed, batch, result));
     this.updateDemand();
   }
@@ -334,7 +333,8 @@ export class WsOutbox<T = unknown> {
   }
 
   private onDrop(): void {
-    this.lastDropWasNewest = true;
+    // Under 'drop-oldest' the message being sent is held; an older one made room for it.
+    if (this.options.overflow !== 'drop-oldest') this.sendRejected = true;
     this.countDropped(1);
   }
 
