@@ -37,6 +37,14 @@ export interface BoundedBufferConfig<T> {
   onDrop?: (value: T) => void;
   /** Called with the number of held values every time that number changes. */
   onSize?: (size: number) => void;
+  /**
+   * Values for which this returns true are never dropped by overflow: one that finds the
+   * buffer full is held beyond `capacity`, and `'drop-oldest'` evicts the oldest value that
+   * is not protected (or, if every held value is, drops the arriving unprotected one).
+   * For the few values a consumer must see, such as the last event of an operation; what
+   * they add to memory is bounded by how many the producer protects.
+   */
+  isProtected?: (value: T) => boolean;
 }
 
 /**
@@ -110,7 +118,8 @@ export class BufferOverflowError extends Error {
  * @param capacity The most values held at once: a positive integer, or
  * `Infinity` for no limit. Anything else throws a `RangeError` at once.
  * @param config The consumer's readiness, the overflow strategy, and the
- * `onDrop` and `onSize` callbacks. A throw inside a callback errors the output.
+ * `onDrop`, `onSize` and `isProtected` callbacks. A throw inside a callback
+ * errors the output.
  * @returns A function that returns an Observable of the source values, in
  * order, less the dropped ones.
  */
@@ -123,7 +132,7 @@ export function boundedBuffer<T>(
       `boundedBuffer: capacity must be a positive integer or Infinity, got ${capacity}`,
     );
   }
-  const { ready, overflow = 'drop-newest', onDrop, onSize } = config;
+  const { ready, overflow = 'drop-newest', onDrop, onSize, isProtected } = config;
   if (overflow !== 'drop-newest' && overflow !== 'drop-oldest' && overflow !== 'error') {
     throw new RangeError(`boundedBuffer: unknown overflow strategy ${String(overflow)}`);
   }
@@ -171,15 +180,19 @@ export function boundedBuffer<T>(
       const accept = (value: T) => {
         if (isReady && !releasing && held.length === 0) {
           subscriber.next(value);
-        } else if (held.length < capacity) {
+        } else if (held.length < capacity || isProtected?.(value)) {
           held.push(value);
           onSize?.(held.length);
         } else if (overflow === 'drop-newest') {
           onDrop?.(value);
         } else if (overflow === 'drop-oldest') {
-          const oldest = held.shift();
+          const evicted = isProtected ? held.removeFirst((v) => !isProtected(v)) : held.shift();
+          if (evicted === NOTHING) {
+            onDrop?.(value);
+            return;
+          }
           held.push(value);
-          onDrop?.(oldest);
+          onDrop?.(evicted);
         } else {
           onDrop?.(value);
           throw new BufferOverflowError(capacity);
@@ -239,6 +252,8 @@ export function boundedBuffer<T>(
     });
 }
 
+const NOTHING: unique symbol = Symbol('nothing');
+
 /**
  * A FIFO queue with O(1) `shift`, so that releasing a large backlog (with
  * `capacity: Infinity`) stays linear.
@@ -269,6 +284,17 @@ class Fifo<T> {
       this.head = 0;
     }
     return value;
+  }
+
+  /** Removes and returns the oldest value that `matches`, or NOTHING. */
+  removeFirst(matches: (value: T) => boolean): T | typeof NOTHING {
+    for (let i = this.head; i < this.items.length; i++) {
+      if (matches(this.items[i])) {
+        const [value] = this.items.splice(i, 1);
+        return value;
+      }
+    }
+    return NOTHING;
   }
 
   takeAll(): T[] {

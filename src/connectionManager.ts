@@ -1,26 +1,45 @@
+import { Heartbeat } from './heartbeat.js';
+import type { HeartbeatOptions, HeartbeatSocket } from './heartbeat.js';
 import { RawJson } from './rawJson.js';
 import { createSerializer } from './serializer.js';
 import type { SendableSocket } from './socketSink.js';
 import { WsOutbox } from './wsOutbox.js';
 import type { OutboxStats, WsOutboxOptions } from './wsOutbox.js';
 
+/**
+ * What `ConnectionManager.connect` takes: a socket the outbox can send on and the heartbeat can
+ * ping. A `ws` WebSocket is one.
+ */
+export type ManagedSocket = SendableSocket & HeartbeatSocket;
+
 export interface ConnectionManagerOptions<T> {
   /** Options for every outbox the manager creates. */
   outbox?: WsOutboxOptions<T>;
   /** How long `disconnect` waits for queued messages before counting them dropped. Default 5,000 ms. */
   stopTimeoutMs?: number;
+  /**
+   * The heartbeat shared by every connection, or `false` for none. Default: a ping every
+   * 25,000 ms, no application-level message. Its `message` is serialized once per tick with
+   * `JSON.stringify` (not the outbox's `schema`) and sent through every outbox. Its metrics
+   * default to the outbox's.
+   */
+  heartbeat?: false | HeartbeatOptions<ManagedSocket>;
 }
 
 interface Connection<T> {
+  readonly socket: ManagedSocket;
   readonly outbox: WsOutbox<T>;
   readonly sessionId: string | undefined;
   readonly onClose: () => void;
 }
 
 /**
- * Owns one outbox per socket: the seed's `ConnectionManager`, with `broadcast`.
+ * Owns one outbox per socket and one heartbeat for all: the seed's `ConnectionManager`, with
+ * `broadcast`.
  *
  * A socket that closes is disconnected by itself; `disconnect` is for the server closing it.
+ * A socket that stops answering pings is terminated by the heartbeat within two intervals (see
+ * {@link Heartbeat}), and so disconnected.
  *
  * ## Example
  *
@@ -33,9 +52,11 @@ interface Connection<T> {
 export class ConnectionManager<T = unknown> {
   private readonly connections = new Map<SendableSocket, Connection<T>>();
   private readonly stringify: (message: T) => string;
+  private readonly heartbeat: Heartbeat<ManagedSocket, RawJson> | undefined;
 
   constructor(private readonly options: ConnectionManagerOptions<T> = {}) {
     this.stringify = createSerializer(options.outbox ?? {});
+    this.heartbeat = options.heartbeat === false ? undefined : createHeartbeat(options);
   }
 
   /** Live connections. */
@@ -44,10 +65,12 @@ export class ConnectionManager<T = unknown> {
   }
 
   /** The sockets connected, optionally only those of one session. */
-  sockets(sessionId?: string): SendableSocket[] {
-    const sockets: SendableSocket[] = [];
-    for (const [socket, connection] of this.connections) {
-      if (sessionId === undefined || connection.sessionId === sessionId) sockets.push(socket);
+  sockets(sessionId?: string): ManagedSocket[] {
+    const sockets: ManagedSocket[] = [];
+    for (const connection of this.connections.values()) {
+      if (sessionId === undefined || connection.sessionId === sessionId) {
+        sockets.push(connection.socket);
+      }
     }
     return sockets;
   }
@@ -58,18 +81,20 @@ export class ConnectionManager<T = unknown> {
   }
 
   /**
-   * Creates and starts an outbox for `socket`; it is disconnected when the socket closes.
+   * Creates and starts an outbox for `socket` and adds it to the heartbeat; it is disconnected
+   * when the socket closes.
    * @param socket A freshly opened `ws` socket.
    * @param sessionId An application id to find the socket again (`sockets(sessionId)`).
    * @returns The socket's outbox.
    */
-  connect(socket: SendableSocket, sessionId?: string): WsOutbox<T> {
+  connect(socket: ManagedSocket, sessionId?: string): WsOutbox<T> {
     const existing = this.connections.get(socket);
     if (existing) return existing.outbox;
     const outbox = new WsOutbox<T>(socket, this.options.outbox).start();
     const onClose = () => void this.disconnect(socket);
     socket.on('close', onClose);
-    this.connections.set(socket, { outbox, sessionId, onClose });
+    this.connections.set(socket, { socket, outbox, sessionId, onClose });
+    this.heartbeat?.add(socket, (message) => outbox.send(message));
     return outbox;
   }
 
@@ -82,6 +107,7 @@ export class ConnectionManager<T = unknown> {
     if (!connection) return undefined;
     this.connections.delete(socket);
     socket.off('close', connection.onClose);
+    this.heartbeat?.remove(connection.socket);
     return connection.outbox.stop({ timeoutMs: this.options.stopTimeoutMs });
   }
 
@@ -114,4 +140,17 @@ export class ConnectionManager<T = unknown> {
     const stats = await Promise.all(sockets.map((socket) => this.disconnect(socket)));
     return stats.filter((s): s is OutboxStats => s !== undefined);
   }
+}
+
+/** The manager's heartbeat, its message serialized once per tick and its metrics the outbox's. */
+function createHeartbeat<T>(
+  options: ConnectionManagerOptions<T>,
+): Heartbeat<ManagedSocket, RawJson> {
+  const { message, ...heartbeat } = options.heartbeat || {};
+  return new Heartbeat<ManagedSocket, RawJson>({
+    ...heartbeat,
+    metrics: heartbeat.metrics ?? options.outbox?.metrics,
+    // JSON.stringify, not the outbox's serializer: a schema made for T would mangle the message.
+    message: message ? () => new RawJson(JSON.stringify(message())) : false,
+  });
 }

@@ -8,9 +8,11 @@ export type {
   SocketSinkConfig,
 } from './socketSink.js';
 export { WsOutbox } from './wsOutbox.js';
-export type { OutboxStats, WsOutboxOptions } from './wsOutbox.js';
+export type { OutboxStats, SendOptions, WsOutboxOptions } from './wsOutbox.js';
 export { ConnectionManager } from './connectionManager.js';
-export type { ConnectionManagerOptions } from './connectionManager.js';
+export type { ConnectionManagerOptions, ManagedSocket } from './connectionManager.js';
+export { Heartbeat } from './heartbeat.js';
+export type { HeartbeatOptions, HeartbeatSocket } from './heartbeat.js';
 export { RawJson } from './rawJson.js';
 export { outboxMetrics, BATCH_SIZE_BUCKETS, SEND_LATENCY_BUCKETS } from './metrics.js';
 export type { OutboxMetrics } from './metrics.js';

@@ -33,6 +33,8 @@ export interface OutboxMetrics {
   readonly bytesSent: Counter;
   /** `ws_outbox_compressed_frames_total`: frames that went out gzipped. */
   readonly compressedFrames: Counter;
+  /** `ws_outbox_heartbeat_terminations_total`: sockets terminated for an unanswered ping. */
+  readonly heartbeatTerminations: Counter;
 }
 
 const metricsByRegistry = new WeakMap<Registry, OutboxMetrics>();
@@ -101,6 +103,11 @@ export function outboxMetrics(registry: Registry = globalRegistry): OutboxMetric
     compressedFrames: new Counter({
       name: 'ws_outbox_compressed_frames_total',
       help: 'Frames sent gzipped.',
+      registers,
+    }),
+    heartbeatTerminations: new Counter({
+      name: 'ws_outbox_heartbeat_terminations_total',
+      help: 'Sockets the heartbeat terminated because a ping went unanswered for an interval.',
       registers,
     }),
   };

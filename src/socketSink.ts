@@ -43,6 +43,8 @@ export interface SocketSink extends Observer<Frame> {
   readonly ready: Observable<boolean>;
   /** The current value of `ready`. */
   readonly isReady: boolean;
+  /** True while the socket is open (false while connecting, closing or closed). */
+  readonly isOpen: boolean;
   /** Bytes handed to the socket whose send callback has not fired yet. */
   readonly pendingBytes: number;
   /** Frames handed to the socket whose send callback has not fired yet. */
@@ -165,6 +167,9 @@ export function socketSink(socket: SendableSocket, config: SocketSinkConfig = {}
     ready: readiness.pipe(distinctUntilChanged()),
     get isReady() {
       return readiness.value;
+    },
+    get isOpen() {
+      return !isClosed && socket.readyState === OPEN;
     },
     get pendingBytes() {
       return pendingBytes;

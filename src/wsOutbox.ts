@@ -1,6 +1,14 @@
 import type { Registry } from 'prom-client';
-import { asyncScheduler, BehaviorSubject, identity, Subject, Subscription, tap } from 'rxjs';
-import type { Observable, OperatorFunction, SchedulerLike } from 'rxjs';
+import {
+  asyncScheduler,
+  BehaviorSubject,
+  identity,
+  Observable,
+  Subject,
+  Subscription,
+  tap,
+} from 'rxjs';
+import type { OperatorFunction, SchedulerLike } from 'rxjs';
 import {
   boundedBuffer,
   coalesce,
@@ -36,12 +44,16 @@ export interface WsOutboxOptions<T> {
   compressionLevel?: number;
   /** `'binary'` frames (default) or the base64 JSON envelope for text-only clients. */
   compressionEncoding?: 'binary' | 'base64';
-  /** Bytes in the socket above which the buffer stops releasing. Default 1 MiB. */
+  /**
+   * Serialized bytes past the batch (frames being compressed, and frames inside the socket
+   * not yet flushed) above which the buffer stops releasing. Default 1 MiB.
+   */
   highWaterMark?: number;
   /**
-   * Messages past the buffer and not yet settled by a send callback (in the pending batch,
-   * being serialized or compressed, or inside the socket) above which the buffer stops
-   * releasing. Default `2 × maxBatch`: one batch filling while one is on its way out.
+   * An extra cap, in messages, on what is past the buffer and not yet settled by a send
+   * callback. Default: none (memory is already bounded by `maxBatch` and `highWaterMark`).
+   * Send callbacks fire only on a later event-loop turn, so a cap below what one turn
+   * produces makes a burst overflow the buffer even when the socket could take it.
    */
   maxInFlight?: number;
   /** A JSON Schema: messages are serialized by fast-json-stringify, compiled once. */
@@ -77,13 +89,33 @@ export interface OutboxStats {
   pending: number;
 }
 
+/** Options of one `send`. */
+export interface SendOptions {
+  /**
+   * Never dropped by overflow: held beyond `capacity` if the buffer is full. For the few
+   * messages a client must see, such as an operation's terminal event. Still dropped if the
+   * socket closes or the outbox has ended.
+   */
+  critical?: boolean;
+}
+
 type State = 'idle' | 'running' | 'stopping' | 'ended';
+
+/** A message sent with `critical: true`, marked so the buffer never drops it. */
+class Critical<T> {
+  constructor(readonly message: T | RawJson) {}
+}
+
+type Entry<T> = T | RawJson | Critical<T>;
+const isCritical = (entry: unknown): boolean => entry instanceof Critical;
 
 /** What the sink needs to account for one frame once its send callback fires. */
 interface BatchRecord {
   messages: number;
   failed: number;
   emittedAt: number;
+  /** Length of the batch's NDJSON text, counted against the budget until it reaches the socket. */
+  textLength: number;
 }
 
 /**
@@ -92,11 +124,11 @@ interface BatchRecord {
  * <span class="informal">`send(msg)` never blocks and never grows memory without bound: the
  * socket's demand reaches back to the buffer through every stage in between.</span>
  *
- * The pipeline is `boundedBuffer(capacity) → coalesce(coalesceMs) → ndjson() →
- * gzipOver(compressAbove) → socketSink(ws)`. The buffer releases only while the socket has
- * fewer than `highWaterMark` bytes in flight and fewer than `maxInFlight` messages are past the
- * buffer, so memory per connection is bounded by `capacity` messages held, `maxInFlight`
- * messages in flight and `highWaterMark` bytes in the socket.
+ * The pipeline is `boundedBuffer(capacity) → coalesce(coalesceMs, { maxBatch }) → ndjson() →
+ * gzipOver(compressAbove) → socketSink(ws)`. The buffer releases only while the socket is open
+ * and fewer than `highWaterMark` serialized bytes are past the batch (being compressed, or in
+ * the socket), so memory per connection is bounded by `capacity` messages held, `maxBatch`
+ * messages in the pending batch and about `highWaterMark` bytes of frames.
  *
  * Every accepted message ends as exactly one of delivered, dropped or failed; `stats()` shows
  * the counts, and `stop()` resolves with them once nothing is pending.
@@ -112,14 +144,15 @@ interface BatchRecord {
  * ```
  */
 export class WsOutbox<T = unknown> {
-  private readonly input = new Subject<T | RawJson>();
+  private readonly input = new Subject<Entry<T>>();
   private readonly sink: SocketSink;
   private readonly metrics: OutboxMetrics | undefined;
   private readonly scheduler: SchedulerLike;
+  private readonly highWaterMark: number;
   private readonly maxInFlight: number;
   private readonly capacity: number;
-  private readonly stringify: (message: T | RawJson) => string;
-  /** Demand as `boundedBuffer` sees it: socket bytes and messages in flight both under budget. */
+  private readonly stringify: (entry: Entry<T>) => string;
+  /** Demand as `boundedBuffer` sees it: socket open, bytes compressing + in the socket under budget. */
   private readonly demand = new BehaviorSubject(true);
   /** Whether a `send` now would pass straight through, for producers that wait. */
   private readonly writable = new BehaviorSubject(true);
@@ -128,7 +161,10 @@ export class WsOutbox<T = unknown> {
   private readonly batches: BatchRecord[] = [];
   private state: State = 'idle';
   private held = 0;
+  /** Messages past the buffer, not yet settled: for the accounting, not the demand. */
   private inFlight = 0;
+  /** Text bytes of frames serialized and not yet handed to the socket (being compressed). */
+  private compressingBytes = 0;
   private sendRejected = false;
   private pipelineDone = false;
   private readonly counts = { accepted: 0, delivered: 0, dropped: 0, failed: 0 };
@@ -144,10 +180,10 @@ export class WsOutbox<T = unknown> {
   ) {
     this.stringify = this.createStringify();
     this.capacity = options.capacity ?? 512;
-    const maxBatch = options.maxBatch ?? 512;
-    this.maxInFlight = options.maxInFlight ?? 2 * maxBatch;
+    this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
+    this.maxInFlight = options.maxInFlight ?? Infinity;
     this.scheduler = options.scheduler ?? asyncScheduler;
-    this.sink = socketSink(socket, { highWaterMark: options.highWaterMark });
+    this.sink = socketSink(socket, { highWaterMark: this.highWaterMark });
     this.metrics =
       options.metrics === false
         ? undefined
@@ -200,27 +236,28 @@ export class WsOutbox<T = unknown> {
             compressor: o.compressor,
           });
     const frames = this.input.pipe(
-      boundedBuffer<T | RawJson>(this.capacity, {
+      boundedBuffer<Entry<T>>(this.capacity, {
         ready: this.demand,
         overflow: o.overflow,
         onDrop: () => this.onDrop(),
         onSize: (size) => this.onHeldChange(size),
+        isProtected: isCritical,
       }),
       tap(() => {
         this.inFlight++;
         this.updateDemand();
       }),
-      coalesce<T | RawJson>(o.coalesceMs ?? 25, {
+      coalesce<Entry<T>>(o.coalesceMs ?? 25, {
         maxBatch: o.maxBatch ?? 512,
         leading: o.leading,
         scheduler: this.scheduler,
       }),
-      tap((batch) =>
-        this.batches.push({ messages: batch.length, failed: 0, emittedAt: performance.now() }),
-      ),
-      ndjson<T | RawJson>({
-        stringify: this.stringify,
-        onError: (error, message) => this.onSerializeError(error, message),
+      this.serializeBatches(),
+      tap((text) => {
+        // ndjson is synchronous: the text belongs to the batch recorded last.
+        this.batches[this.batches.length - 1].textLength = text.length;
+        // No demand update here: the frame has not reached the socket yet (see serializeBatches).
+        this.compressingBytes += text.length;
       }),
       compress,
     );
@@ -244,9 +281,10 @@ export class WsOutbox<T = unknown> {
   /**
    * Queues one message.
    * @param message Any JSON-serializable value (or one your `schema`/`stringify` handles).
+   * @param options `critical: true` for a message overflow must never drop.
    * @returns False when the message was dropped (buffer full, or the outbox has ended).
    */
-  send(message: T | RawJson): boolean {
+  send(message: T | RawJson, options?: SendOptions): boolean {
     if (this.state === 'idle') throw new Error('WsOutbox: call start() before send()');
     this.counts.accepted++;
     if (this.state !== 'running') {
@@ -254,7 +292,7 @@ export class WsOutbox<T = unknown> {
       return false;
     }
     this.sendRejected = false;
-    this.input.next(message);
+    this.input.next(options?.critical ? new Critical<T>(message) : message);
     return !this.sendRejected;
   }
 
@@ -277,15 +315,59 @@ export class WsOutbox<T = unknown> {
     return done;
   }
 
-  private createStringify(): (message: T | RawJson) => string {
+  /**
+   * `ndjson`, with each batch recorded for the accounting, and the demand updated only once a
+   * batch is fully serialized: a failure that frees room must not release new messages into
+   * the middle of this batch, or a later batch's frame would overtake this one.
+   */
+  private serializeBatches(): OperatorFunction<Entry<T>[], string> {
+    return (batches) =>
+      new Observable<string>((subscriber) => {
+        const input = new Subject<Entry<T>[]>();
+        const subscription = input
+          .pipe(
+            ndjson<Entry<T>>({
+              stringify: this.stringify,
+              onError: (error, entry) => this.onSerializeError(error, entry),
+            }),
+          )
+          .subscribe(subscriber);
+        subscription.add(
+          batches.subscribe({
+            next: (batch) => {
+              this.batches.push({
+                messages: batch.length,
+                failed: 0,
+                emittedAt: performance.now(),
+                textLength: 0,
+              });
+              input.next(batch);
+              this.updateDemand();
+            },
+            error: (error: unknown) => input.error(error),
+            complete: () => input.complete(),
+          }),
+        );
+        return subscription;
+      });
+  }
+
+  private createStringify(): (entry: Entry<T>) => string {
     const serialize = createSerializer(this.options);
-    return (message) => (message instanceof RawJson ? message.json : serialize(message));
+    const stringify = (entry: Entry<T>): string =>
+      entry instanceof RawJson
+        ? entry.json
+        : entry instanceof Critical
+          ? stringify(entry.message)
+          : serialize(entry);
+    return stringify;
   }
 
   private sendFrame(frame: Frame): void {
     const batch = this.batches.shift();
     if (!batch) throw new Error('WsOutbox: a frame arrived with no batch to account it to');
     const messages = batch.messages - batch.failed;
+    this.compressingBytes -= batch.textLength;
     const compressed = typeof frame !== 'string' || frame.startsWith(COMPRESSED_ENVELOPE_PREFIX);
     this.sink.send(frame, (result) => this.onSettled(messages, compressed, batch, result));
     this.updateDemand();
@@ -319,7 +401,8 @@ export class WsOutbox<T = unknown> {
     this.settleStopIfDone();
   }
 
-  private onSerializeError(error: unknown, message: T | RawJson): void {
+  private onSerializeError(error: unknown, entry: Entry<T>): void {
+    const message = entry instanceof Critical ? entry.message : entry;
     this.counts.failed++;
     this.inFlight--;
     this.metrics?.serializeErrors.inc();
@@ -328,7 +411,6 @@ export class WsOutbox<T = unknown> {
     batch.failed++;
     // A batch with nothing left to send yields no frame: forget it so frames and batches stay paired.
     if (batch.failed === batch.messages) this.batches.pop();
-    this.updateDemand();
     if (!(message instanceof RawJson)) this.options.onSerializeError?.(error, message);
   }
 
@@ -350,7 +432,11 @@ export class WsOutbox<T = unknown> {
   }
 
   private updateDemand(): void {
-    const demand = this.sink.isReady && this.inFlight < this.maxInFlight;
+    // The pending batch is bounded by maxBatch on its own; everything after it is bytes.
+    const demand =
+      this.sink.isOpen &&
+      this.compressingBytes + this.sink.pendingBytes < this.highWaterMark &&
+      this.inFlight < this.maxInFlight;
     if (demand !== this.demand.value) this.demand.next(demand);
     this.updateWritable();
   }
@@ -373,6 +459,7 @@ export class WsOutbox<T = unknown> {
     this.sink.release();
     if (this.inFlight > 0) this.countDropped(this.inFlight);
     this.inFlight = 0;
+    this.compressingBytes = 0;
     this.batches.length = 0;
     this.updateDemand();
     const stats = this.stats();
