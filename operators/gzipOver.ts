@@ -68,6 +68,40 @@ const gzipInThreadPool: GzipCompressor = (input, level) =>
     gzip(input, { level }, (error, result) => (error ? reject(error) : resolve(result)));
   });
 
+/**
+ * A compressor that gzips frames up to `inlineMaxBytes` on the event loop and larger ones in
+ * zlib's thread pool.
+ *
+ * <span class="informal">For latency under load: a thread-pool round trip costs the frame a
+ * whole event-loop iteration, which on a busy server is milliseconds, while level 1 gzips a
+ * 40 kB frame inline in about 0.1 ms.</span>
+ *
+ * The default compressor of {@link gzipOver} never blocks the event loop. This one trades a
+ * bounded block (at most `inlineMaxBytes` per frame: about 0.5 ms for 256 KiB at level 1) for
+ * a send latency that does not depend on how busy the loop is. Frames over the limit still go
+ * to the thread pool.
+ *
+ * ## Example
+ *
+ * ```ts
+ * frames$.pipe(gzipOver(10_000, { compressor: inlineGzipCompressor(256 * 1024) }));
+ * ```
+ *
+ * @param inlineMaxBytes The largest frame, in bytes, compressed on the event loop.
+ * @returns A {@link GzipCompressor}.
+ */
+export function inlineGzipCompressor(inlineMaxBytes: number): GzipCompressor {
+  if (!(inlineMaxBytes >= 0)) {
+    throw new RangeError(
+      `inlineGzipCompressor: inlineMaxBytes must be >= 0, got ${inlineMaxBytes}`,
+    );
+  }
+  return (input, level) =>
+    input.byteLength <= inlineMaxBytes
+      ? gzipSyncCompressor(input, level)
+      : gzipInThreadPool(input, level);
+}
+
 const DEFAULT_LEVEL = 1;
 const DEFAULT_CONCURRENCY = 2;
 

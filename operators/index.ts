@@ -5,6 +5,6 @@ export type { CoalesceConfig } from './coalesce.js';
 export { ndjson } from './ndjson.js';
 export type { NdjsonConfig } from './ndjson.js';
 export { fromNdjson, parseNdjson } from './fromNdjson.js';
-export { gzipOver, gzipSyncCompressor } from './gzipOver.js';
+export { gzipOver, gzipSyncCompressor, inlineGzipCompressor } from './gzipOver.js';
 export type { GzipOverConfig, GzipCompressor } from './gzipOver.js';
 export { decodeFrame, decodeFrames, COMPRESSED_ENVELOPE_PREFIX } from './decodeFrame.js';

@@ -3,7 +3,12 @@ import { from, lastValueFrom, Observable, Subject, take, tap, toArray } from 'rx
 import { TestScheduler } from 'rxjs/testing';
 import fc from 'fast-check';
 import { COMPRESSED_ENVELOPE_PREFIX, decodeFrames } from '../../operators/decodeFrame.js';
-import { gzipOver, gzipSyncCompressor, type GzipCompressor } from '../../operators/gzipOver.js';
+import {
+  gzipOver,
+  gzipSyncCompressor,
+  inlineGzipCompressor,
+  type GzipCompressor,
+} from '../../operators/gzipOver.js';
 
 const THRESHOLD = 10;
 const LARGE = 'x'.repeat(40);
@@ -528,6 +533,38 @@ describe('gzipOver', () => {
         (reactions[1].onRejected as (e: Error) => void)(new Error('late')),
       ).not.toThrow();
       expect(log).toEqual({ values: [], error: undefined, completed: false });
+    });
+  });
+
+  describe('inlineGzipCompressor', () => {
+    it('should compress frames up to the limit synchronously, and larger ones asynchronously', async () => {
+      const compressor = inlineGzipCompressor(100);
+      const atLimit = Buffer.from('a'.repeat(100));
+      const overLimit = Buffer.from('b'.repeat(101));
+
+      const inline = compressor(atLimit, 1);
+      expect(inline).toBeInstanceOf(Uint8Array);
+      expect(gunzipSync(inline as Uint8Array).toString()).toBe(atLimit.toString());
+
+      const pooled = compressor(overLimit, 1);
+      expect(pooled).toBeInstanceOf(Promise);
+      expect(gunzipSync(await pooled).toString()).toBe(overLimit.toString());
+    });
+
+    it('should make gzipOver emit a frame under the limit in the same turn', () => {
+      const received: Array<string | Uint8Array> = [];
+      const source = new Subject<string>();
+      source
+        .pipe(gzipOver(10, { compressor: inlineGzipCompressor(1_000) }))
+        .subscribe((frame) => received.push(frame));
+
+      source.next('x'.repeat(500));
+      expect(received).toHaveLength(1);
+      expect(gunzipSync(received[0] as Uint8Array).toString()).toBe('x'.repeat(500));
+    });
+
+    it('should throw a RangeError for a negative limit', () => {
+      expect(() => inlineGzipCompressor(-1)).toThrow(RangeError);
     });
   });
 
