@@ -1,0 +1,30 @@
+/**
+ * The value of one sample in Prometheus text exposition, e.g. `sample(text,
+ * 'ws_outbox_batch_size_bucket', { le: '10' })`. Throws when the sample is absent, so a renamed
+ * metric fails loudly instead of reading as 0.
+ */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels)
+    .map(([key, value]) => `${key}="${value}"`)
+    .sort()
+    .join(',');
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found = (match[2] ?? '').split(',').filter(Boolean).sort().join(',');
+    if (found === wanted) return Number(match[3]);
+  }
+  throw new Error(`metric sample ${name}{${wanted}} not found`);
+}
+
+/** The `le` labels of a histogram's buckets, in the order the text lists them. */
+export function bucketBounds(text: string, histogram: string): string[] {
+  const bounds: string[] = [];
+  const pattern = new RegExp(`^${histogram}_bucket\\{(?:.*,)?le="([^"]+)"`);
+  for (const line of text.split('\n')) {
+    const match = pattern.exec(line);
+    if (match) bounds.push(match[1]);
+  }
+  return bounds;
+}

@@ -1,0 +1,204 @@
+import { register as globalRegistry, Registry } from 'prom-client';
+import { WsOutbox } from '../src/index.js';
+import type { WsOutboxOptions } from '../src/index.js';
+import { outboxMetrics } from '../src/metrics.js';
+import { FrameCollector } from './helpers/frameCollector.js';
+import { bucketBounds, sample } from './helpers/metricsText.js';
+import { closed, TestServer } from './helpers/wsServer.js';
+
+interface Msg {
+  seq: number;
+}
+
+describe('outbox metrics', () => {
+  let server: TestServer;
+  let registry: Registry;
+
+  beforeEach(async () => {
+    server = await TestServer.start();
+    registry = new Registry();
+  });
+
+  afterEach(async () => {
+    await server.close();
+  });
+
+  async function text(): Promise<string> {
+    return registry.metrics();
+  }
+
+  async function outboxOnPair(options: WsOutboxOptions<Msg> = {}) {
+    const pair = await server.pair();
+    const outbox = new WsOutbox<Msg>(pair.server, { metrics: registry, ...options }).start();
+    return { ...pair, outbox };
+  }
+
+  it('should expose the seed metrics with their names, types and buckets exactly', async () => {
+    await outboxOnPair();
+    const metrics = await text();
+
+    expect(metrics).toContain('# TYPE ws_outbox_queue_size gauge');
+    expect(metrics).toContain('# TYPE ws_outbox_batch_size histogram');
+    expect(metrics).toContain('# TYPE ws_outbox_send_latency_seconds histogram');
+    expect(metrics).toContain('# TYPE ws_outbox_dropped_messages_total counter');
+    expect(metrics).toContain('# TYPE ws_outbox_send_errors_total counter');
+    expect(bucketBounds(metrics, 'ws_outbox_batch_size')).toEqual([
+      '1',
+      '2',
+      '5',
+      '10',
+      '20',
+      '50',
+      '100',
+      '+Inf',
+    ]);
+    expect(bucketBounds(metrics, 'ws_outbox_send_latency_seconds')).toEqual([
+      '0.001',
+      '0.005',
+      '0.01',
+      '0.025',
+      '0.05',
+      '0.1',
+      '0.25',
+      '+Inf',
+    ]);
+    expect(sample(metrics, 'ws_outbox_queue_size')).toBe(0);
+    expect(sample(metrics, 'ws_outbox_dropped_messages_total')).toBe(0);
+    expect(sample(metrics, 'ws_outbox_send_errors_total')).toBe(0);
+  });
+
+  it('should expose bytes, frames and compressed frames sent', async () => {
+    await outboxOnPair();
+    const metrics = await text();
+
+    expect(metrics).toContain('# TYPE ws_outbox_bytes_sent_total counter');
+    expect(metrics).toContain('# TYPE ws_outbox_frames_sent_total counter');
+    expect(metrics).toContain('# TYPE ws_outbox_compressed_frames_total counter');
+  });
+
+  it('should observe one batch size, one latency and the bytes of each frame delivered', async () => {
+    const { client, outbox } = await outboxOnPair({ compressAbove: 100 });
+    const received = new FrameCollector(client);
+
+    for (let seq = 0; seq < 7; seq++) outbox.send({ seq });
+    await outbox.stop();
+    outbox.send({ seq: 7 });
+    await received.untilValues(7);
+    const metrics = await text();
+
+    expect(received.frames).toHaveLength(1);
+    expect(sample(metrics, 'ws_outbox_batch_size_bucket', { le: '5' })).toBe(0);
+    expect(sample(metrics, 'ws_outbox_batch_size_bucket', { le: '10' })).toBe(1);
+    expect(sample(metrics, 'ws_outbox_batch_size_count')).toBe(1);
+    expect(sample(metrics, 'ws_outbox_batch_size_sum')).toBe(7);
+    expect(sample(metrics, 'ws_outbox_send_latency_seconds_count')).toBe(1);
+    expect(sample(metrics, 'ws_outbox_send_latency_seconds_sum')).toBeGreaterThan(0);
+    expect(sample(metrics, 'ws_outbox_frames_sent_total')).toBe(1);
+    expect(sample(metrics, 'ws_outbox_compressed_frames_total')).toBe(0);
+    expect(sample(metrics, 'ws_outbox_bytes_sent_total')).toBe(received.frames[0].wireBytes);
+    expect(sample(metrics, 'ws_outbox_messages_sent_total')).toBe(7);
+    // The message sent after stop() is refused and counted.
+    expect(sample(metrics, 'ws_outbox_dropped_messages_total')).toBe(1);
+  });
+
+  it('should count a compressed frame and its compressed bytes', async () => {
+    const { client, outbox } = await outboxOnPair();
+    const received = new FrameCollector(client);
+
+    outbox.send({ seq: 0, pad: 'p'.repeat(20_000) } as Msg);
+    await outbox.stop();
+    await received.untilValues(1);
+    const metrics = await text();
+
+    expect(received.frames[0].isBinary).toBe(true);
+    expect(sample(metrics, 'ws_outbox_compressed_frames_total')).toBe(1);
+    expect(sample(metrics, 'ws_outbox_bytes_sent_total')).toBe(received.frames[0].wireBytes);
+    expect(sample(metrics, 'ws_outbox_bytes_sent_total')).toBeLessThan(20_000);
+  });
+
+  it('should sum the messages held across all live outboxes in the queue-size gauge', async () => {
+    // One message in flight (maxInFlight 1) waiting out a long coalescing window keeps the
+    // buffer closed, so what follows is held until the socket goes away.
+    const holding: WsOutboxOptions<Msg> = { maxInFlight: 1, coalesceMs: 60_000 };
+    const a = await outboxOnPair(holding);
+    const b = await outboxOnPair(holding);
+    a.client.pause();
+    b.client.pause();
+
+    for (let seq = 0; seq < 4; seq++) a.outbox.send({ seq });
+    for (let seq = 0; seq < 6; seq++) b.outbox.send({ seq });
+
+    expect(sample(await text(), 'ws_outbox_queue_size')).toBe(3 + 5);
+    a.client.terminate();
+    await closed(a.server);
+    expect(sample(await text(), 'ws_outbox_queue_size')).toBe(5);
+    expect(a.outbox.stats()).toEqual({
+      accepted: 4,
+      delivered: 0,
+      dropped: 4,
+      failed: 0,
+      pending: 0,
+    });
+    b.client.terminate();
+    await closed(b.server);
+    const metrics = await text();
+    expect(sample(metrics, 'ws_outbox_queue_size')).toBe(0);
+    expect(sample(metrics, 'ws_outbox_dropped_messages_total')).toBe(4 + 6);
+  });
+
+  it('should count overflow drops across outboxes', async () => {
+    const options: WsOutboxOptions<Msg> = { maxInFlight: 1, coalesceMs: 60_000, capacity: 2 };
+    const a = await outboxOnPair(options);
+    const b = await outboxOnPair(options);
+
+    // 1 in flight, 2 held, the rest dropped.
+    const sentA = [0, 1, 2, 3, 4].map((seq) => a.outbox.send({ seq }));
+    const sentB = [0, 1, 2, 3].map((seq) => b.outbox.send({ seq }));
+
+    expect(sentA).toEqual([true, true, true, false, false]);
+    expect(sentB).toEqual([true, true, true, false]);
+    const metrics = await text();
+    expect(sample(metrics, 'ws_outbox_dropped_messages_total')).toBe(3);
+    expect(sample(metrics, 'ws_outbox_queue_size')).toBe(4);
+  });
+
+  it('should share one set of metrics per registry and keep registries apart', async () => {
+    const other = new Registry();
+    const a = await outboxOnPair();
+    const pair = await server.pair();
+    const b = new WsOutbox<Msg>(pair.server, { metrics: other }).start();
+
+    expect(outboxMetrics(registry)).toBe(outboxMetrics(registry));
+    expect(outboxMetrics(registry)).not.toBe(outboxMetrics(other));
+    a.outbox.send({ seq: 0 });
+    b.send({ seq: 0 });
+    await Promise.all([a.outbox.stop(), b.stop()]);
+    expect(b.send({ seq: 1 })).toBe(false);
+
+    expect(sample(await text(), 'ws_outbox_dropped_messages_total')).toBe(0);
+    expect(sample(await other.metrics(), 'ws_outbox_dropped_messages_total')).toBe(1);
+    expect(sample(await text(), 'ws_outbox_batch_size_count')).toBe(1);
+    expect(sample(await other.metrics(), 'ws_outbox_batch_size_count')).toBe(1);
+  });
+
+  it('should accept a shared metrics set in place of a registry', async () => {
+    const pair = await server.pair();
+    const outbox = new WsOutbox<Msg>(pair.server, { metrics: outboxMetrics(registry) }).start();
+
+    outbox.send({ seq: 0 });
+    await outbox.stop();
+
+    expect(sample(await text(), 'ws_outbox_messages_sent_total')).toBe(1);
+  });
+
+  it('should register in the global registry by default', async () => {
+    const pair = await server.pair();
+    const outbox = new WsOutbox<Msg>(pair.server).start();
+
+    outbox.send({ seq: 0 });
+    await outbox.stop();
+
+    // jest gives each spec file its own module registry, so this global is this file's alone.
+    expect(sample(await globalRegistry.metrics(), 'ws_outbox_messages_sent_total')).toBe(1);
+  });
+});

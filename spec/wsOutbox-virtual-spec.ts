@@ -1,0 +1,384 @@
+import fc from 'fast-check';
+import { gunzipSync } from 'node:zlib';
+import { TestScheduler } from 'rxjs/testing';
+import { gzipSyncCompressor, WsOutbox } from '../src/index.js';
+import type { OutboxStats, WsOutboxOptions } from '../src/index.js';
+import { SocketDouble } from './helpers/socketDouble.js';
+
+interface Msg {
+  seq: number;
+  pad?: string;
+}
+
+/** Under the 9 bytes of `{"seq":0}`: any frame in flight stops the buffer. */
+const TINY_HWM = 5;
+
+function seqs(values: readonly unknown[]): number[] {
+  return values.map((value) => (value as Msg).seq);
+}
+
+/** Frames as [virtual time, seqs in the frame]. */
+function timeline(socket: SocketDouble): Array<[number, number[]]> {
+  return socket.frames.map((frame) => [frame.time, seqs(frame.values)]);
+}
+
+describe('WsOutbox in virtual time', () => {
+  let testScheduler: TestScheduler;
+
+  beforeEach(() => {
+    testScheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  });
+
+  /** An outbox on a socket double, both on the test scheduler, compressing synchronously. */
+  function setup(options: WsOutboxOptions<Msg> = {}, latency = 1) {
+    const socket = new SocketDouble(testScheduler, latency);
+    const outbox = new WsOutbox<Msg>(socket, {
+      scheduler: testScheduler,
+      compressor: gzipSyncCompressor,
+      metrics: false,
+      ...options,
+    }).start();
+    return { socket, outbox };
+  }
+
+  /** Runs `work` at virtual time `time`. */
+  function at(time: number, work: () => void): void {
+    testScheduler.schedule(work, time);
+  }
+
+  it('should send one frame 25 ms after the first message of a burst, then open a new window', () => {
+    let socket!: SocketDouble;
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup());
+      at(0, () => outbox.send({ seq: 0 }));
+      at(10, () => outbox.send({ seq: 1 }));
+      at(24, () => outbox.send({ seq: 2 }));
+      at(30, () => outbox.send({ seq: 3 }));
+      at(56, () => outbox.send({ seq: 4 }));
+    });
+
+    expect(timeline(socket)).toEqual([
+      [25, [0, 1, 2]],
+      [55, [3]],
+      [81, [4]],
+    ]);
+  });
+
+  it('should send a full batch at once, without waiting for the window', () => {
+    let socket!: SocketDouble;
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({ maxBatch: 3 }));
+      at(5, () => [0, 1, 2, 3].forEach((seq) => outbox.send({ seq })));
+    });
+
+    expect(timeline(socket)).toEqual([
+      [5, [0, 1, 2]],
+      [30, [3]],
+    ]);
+  });
+
+  it('should gzip a frame over compressAbove into a binary frame at the same virtual time', () => {
+    let socket!: SocketDouble;
+    const large = { seq: 1, pad: 'q'.repeat(200) };
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({ compressAbove: 100 }));
+      at(0, () => outbox.send({ seq: 0 }));
+      at(40, () => outbox.send(large));
+    });
+
+    expect(timeline(socket)).toEqual([
+      [25, [0]],
+      [65, [1]],
+    ]);
+    expect(typeof socket.frames[0].data).toBe('string');
+    const gzip = socket.frames[1].data as Uint8Array;
+    expect(gzip).toBeInstanceOf(Uint8Array);
+    expect(gunzipSync(gzip).toString()).toBe(JSON.stringify(large));
+  });
+
+  it('should hold messages while the socket withholds its callbacks past highWaterMark, and release them when it drains', () => {
+    let socket!: SocketDouble;
+    const results: boolean[] = [];
+    testScheduler.run(({ expectObservable }) => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({ highWaterMark: TINY_HWM, capacity: 2 }));
+      socket.stall();
+      expectObservable(outbox.ready$, '^ 99ms !').toBe('t 24ms f 14ms t 24ms ft', {
+        t: true,
+        f: false,
+      });
+      at(0, () => results.push(outbox.send({ seq: 0 })));
+      // The first frame (at 25) is over highWaterMark and not called back: hold, then drop.
+      at(30, () => [1, 2, 3].forEach((seq) => results.push(outbox.send({ seq }))));
+      at(40, () => socket.flow());
+    });
+
+    expect(results).toEqual([true, true, true, false]);
+    expect(timeline(socket)).toEqual([
+      [25, [0]],
+      [65, [1, 2]],
+    ]);
+  });
+
+  it('should stop the buffer at maxInFlight messages until their frame is called back', () => {
+    let socket!: SocketDouble;
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({ maxInFlight: 2 }));
+      socket.stall();
+      at(0, () => [0, 1, 2].forEach((seq) => outbox.send({ seq })));
+      at(40, () => socket.flow());
+    });
+
+    expect(timeline(socket)).toEqual([
+      [25, [0, 1]],
+      [65, [2]],
+    ]);
+  });
+
+  it('should release the next message as soon as the in-flight frame is called back', () => {
+    let socket!: SocketDouble;
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({ maxInFlight: 2 }, 1));
+      at(0, () => [0, 1, 2].forEach((seq) => outbox.send({ seq })));
+    });
+
+    // Called back at 26, so message 2 opens its window then.
+    expect(timeline(socket)).toEqual([
+      [25, [0, 1]],
+      [51, [2]],
+    ]);
+  });
+
+  it('should send the pending batch at once on stop() and resolve once it is called back', async () => {
+    let socket!: SocketDouble;
+    let stopping!: Promise<OutboxStats>;
+    const pendingAt: Record<number, number> = {};
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({}, 3));
+      at(0, () => outbox.send({ seq: 0 }));
+      at(5, () => {
+        stopping = outbox.stop();
+        testScheduler.schedule(() => (pendingAt[7] = outbox.stats().pending), 2);
+        testScheduler.schedule(() => (pendingAt[8] = outbox.stats().pending), 3);
+      });
+    });
+
+    expect(timeline(socket)).toEqual([[5, [0]]]);
+    expect(pendingAt).toEqual({ 7: 1, 8: 0 });
+    expect(await stopping).toEqual({
+      accepted: 1,
+      delivered: 1,
+      dropped: 0,
+      failed: 0,
+      pending: 0,
+    });
+  });
+
+  it('should count what is still pending as dropped at exactly stop({ timeoutMs })', async () => {
+    let stopping!: Promise<OutboxStats>;
+    const statsAt: Record<number, OutboxStats> = {};
+    testScheduler.run(() => {
+      const { socket, outbox } = setup({ highWaterMark: TINY_HWM });
+      socket.stall();
+      at(0, () => outbox.send({ seq: 0 }));
+      at(30, () => [1, 2].forEach((seq) => outbox.send({ seq })));
+      at(50, () => {
+        stopping = outbox.stop({ timeoutMs: 100 });
+        // Scheduled after stop()'s own timeout action, so these run after it at equal times.
+        testScheduler.schedule(() => (statsAt[149] = outbox.stats()), 99);
+        testScheduler.schedule(() => (statsAt[150] = outbox.stats()), 100);
+      });
+    });
+
+    expect(statsAt[149]).toEqual({ accepted: 3, delivered: 0, dropped: 0, failed: 0, pending: 3 });
+    const final = { accepted: 3, delivered: 0, dropped: 3, failed: 0, pending: 0 };
+    expect(statsAt[150]).toEqual(final);
+    expect(await stopping).toEqual(final);
+  });
+
+  it('should count held messages as dropped, and send none of them, when the socket closes', () => {
+    let socket!: SocketDouble;
+    let outbox!: WsOutbox<Msg>;
+    testScheduler.run(() => {
+      // maxBatch 2: messages released by the failing callback would make a frame at once.
+      ({ socket, outbox } = setup({ highWaterMark: TINY_HWM, maxBatch: 2 }));
+      socket.stall();
+      at(0, () => outbox.send({ seq: 0 }));
+      at(30, () => [1, 2, 3].forEach((seq) => outbox.send({ seq })));
+      at(40, () => socket.close());
+    });
+
+    // Frame 0 was inside the socket when it closed: failed. 1–3 never left the buffer.
+    expect(timeline(socket)).toEqual([[25, [0]]]);
+    expect(outbox.stats()).toEqual({
+      accepted: 4,
+      delivered: 0,
+      dropped: 3,
+      failed: 1,
+      pending: 0,
+    });
+  });
+
+  it("should return true from send() when 'drop-oldest' makes room for the message", () => {
+    let socket!: SocketDouble;
+    const results: boolean[] = [];
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({
+        highWaterMark: TINY_HWM,
+        capacity: 2,
+        overflow: 'drop-oldest',
+      }));
+      socket.stall();
+      at(0, () => results.push(outbox.send({ seq: 0 })));
+      at(30, () => [1, 2, 3].forEach((seq) => results.push(outbox.send({ seq }))));
+      at(40, () => socket.flow());
+    });
+
+    // 1 is dropped to make room for 3; 3 itself is held and delivered.
+    expect(timeline(socket)).toEqual([
+      [25, [0]],
+      [65, [2, 3]],
+    ]);
+    expect(results).toEqual([true, true, true, true]);
+  });
+
+  // Found by the property below (minimal counterexample, made readable).
+  it('should send every batch, in order, and count it right when a serialization failure frees room while stop() drains', async () => {
+    let socket!: SocketDouble;
+    let stopping!: Promise<OutboxStats>;
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({ maxInFlight: 3 }));
+      at(0, () => {
+        // bad, 0 and 1 fill maxInFlight; 2 is held.
+        outbox.send({ seq: -1, pad: 1n } as unknown as Msg);
+        [0, 1, 2].forEach((seq) => outbox.send({ seq }));
+      });
+      at(10, () => (stopping = outbox.stop()));
+    });
+
+    expect(timeline(socket)).toEqual([
+      [25, [0, 1]],
+      [25, [2]],
+    ]);
+    expect(await stopping).toEqual({
+      accepted: 4,
+      delivered: 3,
+      dropped: 0,
+      failed: 1,
+      pending: 0,
+    });
+  });
+
+  describe('property: random sends, stalls, failures and closes', () => {
+    type Command =
+      | { kind: 'send'; count: number }
+      | { kind: 'unserializable' }
+      | { kind: 'stall' }
+      | { kind: 'flow' }
+      | { kind: 'fail' }
+      | { kind: 'close' };
+
+    const command: fc.Arbitrary<Command> = fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc.record({
+          kind: fc.constant('send' as const),
+          count: fc.integer({ min: 1, max: 6 }),
+        }),
+      },
+      { weight: 1, arbitrary: fc.constant({ kind: 'unserializable' as const }) },
+      { weight: 2, arbitrary: fc.constant({ kind: 'stall' as const }) },
+      { weight: 2, arbitrary: fc.constant({ kind: 'flow' as const }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'fail' as const }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'close' as const }) },
+    );
+
+    const options: fc.Arbitrary<WsOutboxOptions<Msg>> = fc.record({
+      capacity: fc.integer({ min: 1, max: 8 }),
+      maxBatch: fc.integer({ min: 1, max: 8 }),
+      maxInFlight: fc.integer({ min: 1, max: 16 }),
+      highWaterMark: fc.integer({ min: 1, max: 200 }),
+      coalesceMs: fc.integer({ min: 0, max: 30 }),
+      leading: fc.boolean(),
+      overflow: fc.constantFrom('drop-newest' as const, 'drop-oldest' as const),
+      compressAbove: fc.constantFrom(false as const, 40),
+    });
+
+    it('should account for every message exactly and deliver in order without duplicates', () => {
+      fc.assert(
+        fc.property(
+          options,
+          fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), command), { maxLength: 40 }),
+          fc.integer({ min: 0, max: 5 }),
+          fc.integer({ min: 0, max: 200 }),
+          (outboxOptions, script, latency, timeoutMs) => {
+            testScheduler = new TestScheduler((actual, expected) =>
+              expect(actual).toEqual(expected),
+            );
+            let socket!: SocketDouble;
+            let outbox!: WsOutbox<Msg>;
+            let sends = 0;
+            const refused: number[] = [];
+            testScheduler.run(() => {
+              ({ socket, outbox } = setup(outboxOptions, latency));
+              let time = 0;
+              let seq = 0;
+              for (const [gap, step] of script) {
+                time += gap;
+                at(time, () => {
+                  switch (step.kind) {
+                    case 'send':
+                      for (let i = 0; i < step.count; i++, seq++, sends++) {
+                        if (!outbox.send({ seq, pad: 'p'.repeat(seq % 7) })) refused.push(seq);
+                      }
+                      break;
+                    case 'unserializable':
+                      sends++;
+                      outbox.send({ seq: -1, pad: 1n } as unknown as Msg);
+                      break;
+                    case 'stall':
+                      socket.stall();
+                      break;
+                    case 'flow':
+                      socket.flow();
+                      break;
+                    case 'fail':
+                      socket.fail();
+                      break;
+                    case 'close':
+                      socket.close();
+                      break;
+                  }
+                });
+              }
+              at(time + 1, () => void outbox.stop({ timeoutMs }));
+            });
+
+            const stats = outbox.stats();
+            expect(stats.pending).toBe(0);
+            expect(stats.accepted).toBe(sends);
+            expect(stats.accepted).toBe(stats.delivered + stats.dropped + stats.failed);
+            const sent = seqs(socket.sent);
+            // Strictly increasing: in order, no duplicates, no unserializable message (-1).
+            for (let i = 1; i < sent.length; i++) expect(sent[i]).toBeGreaterThan(sent[i - 1]);
+            expect(sent.every((s) => s >= 0)).toBe(true);
+            // What the socket acknowledged while the outbox listened is what it counts delivered.
+            expect(seqs(socket.delivered)).toHaveLength(stats.delivered);
+            if (outboxOptions.overflow === 'drop-newest') {
+              expect(sent.filter((s) => refused.includes(s))).toEqual([]);
+            }
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    });
+  });
+});
