@@ -432,6 +432,88 @@ describe('boundedBuffer', () => {
     });
   });
 
+  describe('isProtected', () => {
+    // Upper-case letters stand for protected values (an operation's terminal event, say).
+    const isProtected = (value: string) => value === value.toUpperCase();
+
+    it("should hold a protected value beyond capacity with 'drop-newest'", () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const e1 = hot('    -a-b-C-d-E------|');
+        const ready = hot(' f---------t', readyValues);
+        const expected = '  ----------(abCE)|';
+        const { dropped, sizes, onDrop, onSize } = recorder<string>();
+
+        expectObservable(e1.pipe(boundedBuffer(2, { ready, onDrop, onSize, isProtected }))).toBe(
+          expected,
+        );
+        testScheduler.flush();
+        expect(dropped).toEqual(['d']);
+        expect(sizes).toEqual([1, 2, 3, 4, 3, 2, 1, 0]);
+      });
+    });
+
+    it("should evict the oldest unprotected value with 'drop-oldest'", () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const e1 = hot('    -A-b-c-d--------|');
+        const ready = hot(' f---------t', readyValues);
+        const expected = '  ----------(Ad)--|';
+        const { dropped, onDrop } = recorder<string>();
+
+        expectObservable(
+          e1.pipe(boundedBuffer(2, { ready, overflow: 'drop-oldest', onDrop, isProtected })),
+        ).toBe(expected);
+        testScheduler.flush();
+        expect(dropped).toEqual(['b', 'c']);
+      });
+    });
+
+    it("should drop the arriving value with 'drop-oldest' when every held value is protected", () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const e1 = hot('    -A-B-c-D--------|');
+        const ready = hot(' f---------t', readyValues);
+        const expected = '  ----------(ABD)-|';
+        const { dropped, onDrop } = recorder<string>();
+
+        expectObservable(
+          e1.pipe(boundedBuffer(2, { ready, overflow: 'drop-oldest', onDrop, isProtected })),
+        ).toBe(expected);
+        testScheduler.flush();
+        expect(dropped).toEqual(['c']);
+      });
+    });
+
+    it("should hold a protected value instead of erroring with 'error'", () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const e1 = hot('    -a-b-C-d--------|');
+        const ready = hot(' f---------t', readyValues);
+        const expected = '  -------#';
+
+        expectObservable(e1.pipe(boundedBuffer(2, { ready, overflow: 'error', isProtected }))).toBe(
+          expected,
+          undefined,
+          new BufferOverflowError(2),
+        );
+      });
+    });
+
+    it('should error the output when isProtected throws', () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const e1 = hot('    -a-b-c--|');
+        const ready = hot(' f', readyValues);
+        const expected = '  -----#';
+        const failing = () => {
+          throw new Error('boom');
+        };
+
+        expectObservable(e1.pipe(boundedBuffer(2, { ready, isProtected: failing }))).toBe(
+          expected,
+          undefined,
+          new Error('boom'),
+        );
+      });
+    });
+  });
+
   describe('callbacks', () => {
     it('should call onSize only when the held count changes', () => {
       testScheduler.run(({ hot, expectObservable }) => {
