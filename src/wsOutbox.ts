@@ -14,6 +14,7 @@ import {
   coalesce,
   COMPRESSED_ENVELOPE_PREFIX,
   gzipOver,
+  inlineGzipCompressor,
   ndjson,
 } from '../operators/index.js';
 import type { GzipCompressor, OverflowStrategy } from '../operators/index.js';
@@ -69,8 +70,11 @@ export interface WsOutboxOptions<T> {
   /** Scheduler for the coalescing window and the stop timeout. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /**
-   * Compressor override for `gzipOver`, e.g. `gzipSyncCompressor` to run the whole outbox in
-   * virtual time.
+   * How frames are gzipped. Default `inlineGzipCompressor(256 KiB)`: frames up to 256 KiB on
+   * the event loop, larger ones in zlib's thread pool. For the frames an outbox makes (tens of
+   * kB), a thread-pool round trip costs the event loop as much as compressing inline, uses more
+   * CPU, and adds an event-loop iteration of latency (docs/benchmarks.md). Pass
+   * `gzipSyncCompressor` to run the whole outbox in virtual time.
    */
   compressor?: GzipCompressor;
 }
@@ -100,6 +104,8 @@ export interface SendOptions {
 }
 
 type State = 'idle' | 'running' | 'stopping' | 'ended';
+
+const DEFAULT_COMPRESSOR = inlineGzipCompressor(256 * 1024);
 
 /** A message sent with `critical: true`, marked so the buffer never drops it. */
 class Critical<T> {
@@ -233,7 +239,7 @@ export class WsOutbox<T = unknown> {
         : gzipOver(o.compressAbove ?? 10_000, {
             level: o.compressionLevel,
             encoding: o.compressionEncoding,
-            compressor: o.compressor,
+            compressor: o.compressor ?? DEFAULT_COMPRESSOR,
           });
     const frames = this.input.pipe(
       boundedBuffer<Entry<T>>(this.capacity, {
