@@ -229,9 +229,10 @@ describe('ConnectionManager on real ws sockets', () => {
     const after = resources();
     expect(after.TCPSocketWrap).toBe(baseline.TCPSocketWrap);
     expect(after.TCPServerWrap).toBe(baseline.TCPServerWrap);
-    // Process-wide, jest's and ws's own timers come and go (a run in band with
-    // --detectOpenHandles has shown one more at the end, none of them the outboxes': those are
-    // counted exactly above). A leak per cycle would show here in the thousands.
-    expect(after.Timeout).toBeLessThanOrEqual(baseline.Timeout + 2);
+    // Process-wide, jest's, ws's and earlier spec files' own timers come and go (runs have
+    // ended with one more than the baseline, none of them the outboxes': those are counted
+    // exactly above). The bound is loose on purpose: a leak per cycle would show in the
+    // thousands, and a slack of a few would flake on a loaded machine.
+    expect(after.Timeout).toBeLessThanOrEqual(baseline.Timeout + 20);
   }, 300_000);
 });
