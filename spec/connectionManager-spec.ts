@@ -74,6 +74,30 @@ describe('ConnectionManager on real ws sockets', () => {
     expect(received.values).toEqual([{ seq: 1 }]);
   });
 
+  it('should register the metrics before any connection', async () => {
+    const text = await registry.metrics();
+    expect(text).toContain('# TYPE ws_outbox_queue_size gauge');
+    expect(text).toContain('# TYPE ws_outbox_batch_size histogram');
+    expect(text).toContain('# TYPE ws_outbox_dropped_messages_total counter');
+  });
+
+  it('should not keep a socket that is already closed, and count what is sent to it as dropped', async () => {
+    const { client, server: socket } = await server.pair();
+    client.close();
+    await closed(socket);
+    const outbox = manager.connect(socket);
+    expect(manager.size).toBe(0);
+    expect(manager.sendMessage(socket, { seq: 1 })).toBe(false);
+    expect(outbox.send({ seq: 2 })).toBe(false);
+    expect(outbox.stats()).toEqual({
+      accepted: 1,
+      delivered: 0,
+      dropped: 1,
+      failed: 0,
+      pending: 0,
+    });
+  });
+
   it('should find sockets by session', async () => {
     const a = await server.pair();
     const b = await server.pair();

@@ -1,6 +1,7 @@
 import { Heartbeat } from './heartbeat.js';
 import type { HeartbeatOptions, HeartbeatSocket } from './heartbeat.js';
 import { RawJson } from './rawJson.js';
+import { resolveMetrics } from './metrics.js';
 import { createSerializer } from './serializer.js';
 import type { SendableSocket } from './socketSink.js';
 import { WsOutbox } from './wsOutbox.js';
@@ -11,6 +12,9 @@ import type { OutboxStats, WsOutboxOptions } from './wsOutbox.js';
  * ping. A `ws` WebSocket is one.
  */
 export type ManagedSocket = SendableSocket & HeartbeatSocket;
+
+/** `WebSocket.OPEN` in `ws`. */
+const OPEN = 1;
 
 export interface ConnectionManagerOptions<T> {
   /** Options for every outbox the manager creates. */
@@ -54,8 +58,14 @@ export class ConnectionManager<T = unknown> {
   private readonly stringify: (message: T) => string;
   private readonly heartbeat: Heartbeat<ManagedSocket, RawJson> | undefined;
 
+  private readonly outboxOptions: WsOutboxOptions<T>;
+
   constructor(private readonly options: ConnectionManagerOptions<T> = {}) {
     this.stringify = createSerializer(options.outbox ?? {});
+    // Registered now, not with the first outbox, so a scrape before any connection already
+    // shows every series (at zero).
+    const metrics = resolveMetrics(options.outbox?.metrics);
+    this.outboxOptions = { ...options.outbox, metrics: metrics ?? false };
     this.heartbeat = options.heartbeat === false ? undefined : createHeartbeat(options);
   }
 
@@ -90,7 +100,10 @@ export class ConnectionManager<T = unknown> {
   connect(socket: ManagedSocket, sessionId?: string): WsOutbox<T> {
     const existing = this.connections.get(socket);
     if (existing) return existing.outbox;
-    const outbox = new WsOutbox<T>(socket, this.options.outbox).start();
+    const outbox = new WsOutbox<T>(socket, this.outboxOptions).start();
+    // A socket already closing will never emit the 'close' that would forget it: its outbox
+    // has ended at start (every send is counted dropped), and it is not kept.
+    if (socket.readyState > OPEN) return outbox;
     const onClose = () => void this.disconnect(socket);
     socket.on('close', onClose);
     this.connections.set(socket, { socket, outbox, sessionId, onClose });

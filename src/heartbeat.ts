@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { asyncScheduler, interval } from 'rxjs';
 import type { SchedulerLike, Subscription } from 'rxjs';
-import { outboxMetrics } from './metrics.js';
+import { resolveMetrics } from './metrics.js';
 import type { OutboxMetrics } from './metrics.js';
 
 /**
@@ -97,12 +97,7 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
       throw new RangeError(`Heartbeat: intervalMs must be > 0, got ${this.intervalMs}`);
     }
     this.scheduler = options.scheduler ?? asyncScheduler;
-    this.metrics =
-      options.metrics === false
-        ? undefined
-        : options.metrics && 'heartbeatTerminations' in options.metrics
-          ? options.metrics
-          : outboxMetrics(options.metrics);
+    this.metrics = resolveMetrics(options.metrics);
   }
 
   /** Sockets watched. */

@@ -5,6 +5,11 @@ import type { Registry } from 'prom-client';
 export const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100];
 /** Buckets of `ws_outbox_send_latency_seconds`, exactly as the seed gives them. */
 export const SEND_LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+/**
+ * Buckets of `ws_outbox_operation_duration_seconds`: from a quick lookup (10 ms) to the default
+ * deadline (120 s), so timeouts land in the top bucket and nothing under it is lost in +Inf.
+ */
+export const OPERATION_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 /**
  * The Prometheus metrics every outbox of one registry shares.
@@ -35,6 +40,18 @@ export interface OutboxMetrics {
   readonly compressedFrames: Counter;
   /** `ws_outbox_heartbeat_terminations_total`: sockets terminated for an unanswered ping. */
   readonly heartbeatTerminations: Counter;
+  /**
+   * `ws_outbox_operations_total{operation,outcome}`: operations ended, by registered type and
+   * outcome (complete, cancelled, timeout, error, disconnected).
+   */
+  readonly operations: Counter<'operation' | 'outcome'>;
+  /** `ws_outbox_operation_duration_seconds{operation}`: from an operation's start to its end. */
+  readonly operationDuration: Histogram<'operation'>;
+  /**
+   * `ws_outbox_rejected_messages_total{code}`: incoming messages refused before any handler ran
+   * (bad_request, unknown_operation, too_many_operations, rate_limited).
+   */
+  readonly rejectedMessages: Counter<'code'>;
 }
 
 const metricsByRegistry = new WeakMap<Registry, OutboxMetrics>();
@@ -110,7 +127,42 @@ export function outboxMetrics(registry: Registry = globalRegistry): OutboxMetric
       help: 'Sockets the heartbeat terminated because a ping went unanswered for an interval.',
       registers,
     }),
+    operations: new Counter({
+      name: 'ws_outbox_operations_total',
+      help: 'Operations ended, by type and outcome (complete, cancelled, timeout, error, disconnected).',
+      labelNames: ['operation', 'outcome'] as const,
+      registers,
+    }),
+    operationDuration: new Histogram({
+      name: 'ws_outbox_operation_duration_seconds',
+      help: 'Seconds from the start of an operation to its end, whatever the outcome.',
+      labelNames: ['operation'] as const,
+      buckets: OPERATION_DURATION_BUCKETS,
+      registers,
+    }),
+    rejectedMessages: new Counter({
+      name: 'ws_outbox_rejected_messages_total',
+      help: 'Incoming messages refused before any handler ran, by error code.',
+      labelNames: ['code'] as const,
+      registers,
+    }),
   };
   metricsByRegistry.set(registry, metrics);
   return metrics;
+}
+
+/** How a component is told where its metrics go: a shared set, a registry, or `false`. */
+export type MetricsOption = OutboxMetrics | Registry | false | undefined;
+
+/**
+ * Resolves a `metrics` option: `false` for none, a set as is, a registry (or nothing: the
+ * global registry) to its shared set.
+ *
+ * @param option The component's `metrics` option.
+ * @returns The metrics to record into, or undefined for none.
+ */
+export function resolveMetrics(option: MetricsOption): OutboxMetrics | undefined {
+  if (option === false) return undefined;
+  if (option && 'queueSize' in option) return option;
+  return outboxMetrics(option);
 }

@@ -18,7 +18,7 @@ import {
   ndjson,
 } from '../operators/index.js';
 import type { GzipCompressor, OverflowStrategy } from '../operators/index.js';
-import { outboxMetrics } from './metrics.js';
+import { resolveMetrics } from './metrics.js';
 import type { OutboxMetrics } from './metrics.js';
 import { RawJson } from './rawJson.js';
 import { createSerializer } from './serializer.js';
@@ -190,12 +190,7 @@ export class WsOutbox<T = unknown> {
     this.maxInFlight = options.maxInFlight ?? Infinity;
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.sink = socketSink(socket, { highWaterMark: this.highWaterMark });
-    this.metrics =
-      options.metrics === false
-        ? undefined
-        : options.metrics && 'queueSize' in options.metrics
-          ? options.metrics
-          : outboxMetrics(options.metrics);
+    this.metrics = resolveMetrics(options.metrics);
   }
 
   /** Messages accepted, delivered, dropped, failed and pending so far. */
