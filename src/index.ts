@@ -14,5 +14,11 @@ export type { ConnectionManagerOptions, ManagedSocket } from './connectionManage
 export { Heartbeat } from './heartbeat.js';
 export type { HeartbeatOptions, HeartbeatSocket } from './heartbeat.js';
 export { RawJson } from './rawJson.js';
-export { outboxMetrics, BATCH_SIZE_BUCKETS, SEND_LATENCY_BUCKETS } from './metrics.js';
+export {
+  outboxMetrics,
+  BATCH_SIZE_BUCKETS,
+  OPERATION_DURATION_BUCKETS,
+  SEND_LATENCY_BUCKETS,
+} from './metrics.js';
 export type { OutboxMetrics } from './metrics.js';
+export * from './operations/index.js';
