@@ -8,7 +8,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -18,7 +21,11 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['../src', '../src/*', 'ws', 'prom-client'], message: 'operators/ is transport-free: import rxjs, node: built-ins and fast-json-stringify only.' },
+            {
+              group: ['../src', '../src/*', 'ws', 'prom-client'],
+              message:
+                'operators/ is transport-free: import rxjs, node: built-ins and fast-json-stringify only.',
+            },
           ],
         },
       ],
