@@ -18,7 +18,9 @@ const servers = new Set<DemoServer>();
 const clients = new Set<WebSocket>();
 
 async function startDemo(options: Partial<Parameters<typeof createDemoServer>[0]> = {}) {
-  const server = await createDemoServer({ port: 0, host: '127.0.0.1', ...options });
+  // A small corpus: these tests are about the chat and the routes, not the memory operations.
+  const memory = { corpusSize: 2_000 };
+  const server = await createDemoServer({ port: 0, host: '127.0.0.1', memory, ...options });
   servers.add(server);
   return server;
 }
@@ -242,27 +244,28 @@ describe('the page script, run against the server', () => {
     }
     append(child: FakeElement): void {
       this.children.push(child);
+      this.changes.emit('change');
     }
     addEventListener(type: string, listener: (event: { preventDefault(): void }) => void): void {
       this.listeners.set(type, listener);
     }
   }
 
-  it('decodes NDJSON and gzip frames in order and shows the reply token by token', async () => {
-    const server = await startDemo({ tokenDelayMs: [1, 5] });
+  /** Runs the page's script against `server`, on fake elements and the real ws client. */
+  async function openPage(server: DemoServer) {
     const changes = new EventEmitter();
-    const elements = new Map(
-      ['#log', '#status', '#chat', '#text'].map((id) => [id, new FakeElement(changes)]),
-    );
+    const ids = ['#log', '#status', '#chat', '#text', '#summarise'];
+    ids.push('#search', '#query', '#cancel', '#found');
+    const elements = new Map(ids.map((id) => [id, new FakeElement(changes)]));
     const sockets: WebSocket[] = [];
-    let binaryFrames = 0;
+    const counts = { binaryFrames: 0 };
     // The real ws client, which has the browser's onopen/onmessage/binaryType surface.
     class PageWebSocket extends WebSocket {
       constructor(url: string) {
         super(url);
         sockets.push(this);
         clients.add(this);
-        this.on('message', (_data, isBinary) => void (binaryFrames += isBinary ? 1 : 0));
+        this.on('message', (_data, isBinary) => void (counts.binaryFrames += isBinary ? 1 : 0));
       }
     }
     runInNewContext(PAGE_SCRIPT, {
@@ -279,25 +282,56 @@ describe('the page script, run against the server', () => {
     });
     const [socket] = sockets;
     if (socket.readyState !== WebSocket.OPEN) await once(socket, 'open');
-    expect(elements.get('#status')!.textContent).toBe('connected');
+    const element = (id: string) => elements.get(id)!;
+    const submit = (id: string) =>
+      element(id).listeners.get('submit')!({ preventDefault: () => {} });
+    const waitFor = (predicate: () => boolean, description: string) =>
+      until(predicate, changes, 'change', { description });
+    return { element, submit, waitFor, counts };
+  }
+
+  it('decodes NDJSON and gzip frames in order and shows the reply token by token', async () => {
+    const server = await startDemo({ tokenDelayMs: [1, 5] });
+    const { element, submit, waitFor, counts } = await openPage(server);
+    expect(element('#status').textContent).toBe('connected');
 
     // Three long words: few tokens, but the chat.done carrying the whole text is over 10 kB.
     const text = ['a'.repeat(4000), 'b'.repeat(4000), 'c'.repeat(4000)].join(' ');
-    elements.get('#text')!.value = text;
-    elements.get('#chat')!.listeners.get('submit')!({ preventDefault: () => {} });
-    const log = elements.get('#log')!;
-    await until(
+    element('#text').value = text;
+    submit('#chat');
+    const log = element('#log');
+    await waitFor(
       () => log.children.some((row) => row.className === 'agent done'),
-      changes,
-      'change',
-      {
-        description: 'the reply row marked done',
-      },
+      'the reply row marked done',
     );
 
     expect(log.children.map((row) => row.className)).toEqual(['you', 'agent done']);
     expect(log.children[1].textContent).toBe(`anima: ${text}`);
-    expect(binaryFrames).toBeGreaterThan(0);
+    expect(counts.binaryFrames).toBeGreaterThan(0);
+  });
+
+  it('searches the memories and lists the hits, best first; summarises the chat', async () => {
+    const server = await startDemo({ tokenDelayMs: 1 });
+    const { element, submit, waitFor } = await openPage(server);
+    element('#text').value = 'The zanzibar flamingo sings. We said hello.';
+    submit('#chat');
+    const log = element('#log');
+    await waitFor(() => log.children.some((row) => row.className === 'agent done'), 'the reply');
+
+    element('#query').value = 'zanzibar flamingo';
+    submit('#search');
+    const found = element('#found');
+    await waitFor(() => found.children.length > 0, 'search hits listed');
+    // The chat message, the only memory with either word; its other words keep it under 1.
+    expect(found.children.map((row) => row.textContent)).toEqual([
+      expect.stringMatching(/^0\.\d{3} {2}The zanzibar flamingo sings\. We said hello\.$/),
+    ]);
+
+    element('#summarise').listeners.get('click')!({ preventDefault: () => {} });
+    await waitFor(() => log.children.some((row) => row.className === 'summary'), 'the summary');
+    expect(log.children.at(-1)!.textContent).toMatch(
+      /^summary \(100% of the thread\): The zanzibar flamingo sings\. We said hello\.$/,
+    );
   });
 });
 

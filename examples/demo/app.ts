@@ -2,16 +2,38 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { asyncScheduler } from 'rxjs';
 import type { SchedulerLike } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { ConnectionManager, inlineGzipCompressor, outboxMetrics } from '../../src/index.js';
-import type { WsOutboxOptions } from '../../src/index.js';
+import {
+  ConnectionManager,
+  inlineGzipCompressor,
+  isOperationError,
+  Operations,
+  outboxMetrics,
+  recommendedServerOptions,
+} from '../../src/index.js';
+import type {
+  Detach,
+  HandlerErrorInfo,
+  OperationEventMessage,
+  WsOutboxOptions,
+} from '../../src/index.js';
 import { ChatAgent } from './chatAgent.js';
 import type { DemoEvent } from './chatAgent.js';
+import { memoryCompressPreview, memorySearch } from './memory/operations.js';
+import type { DemoSession, MemoryOperationsOptions } from './memory/operations.js';
+import { isGeneratedThread, MemoryStore } from './memory/store.js';
+import type { MemoryStoreOptions } from './memory/store.js';
 import { renderPage } from './page.js';
+
+/** Everything the demo sends: chat events, errors, and the operations' events. */
+export type DemoMessage = DemoEvent | OperationEventMessage;
+
+/** Memories generated at start by default: enough that a three-word search takes a second. */
+export const DEFAULT_CORPUS_SIZE = 500_000;
 
 export interface DemoServerOptions {
   /** 0 picks a free port. */
@@ -29,7 +51,18 @@ export interface DemoServerOptions {
   /** Scheduler of the outboxes and the token streams. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /** Outbox options other than metrics and scheduler. Default: the library's, but see `demoCompressor`. */
-  outbox?: Omit<WsOutboxOptions<DemoEvent>, 'metrics' | 'scheduler'>;
+  outbox?: Omit<WsOutboxOptions<DemoMessage>, 'metrics' | 'scheduler'>;
+  /** Deadline of a memory operation, in ms. Default 120,000 (`OPERATION_TIMEOUT_MS` in server.ts). */
+  operationTimeoutMs?: number;
+  /** Scheduler of the operations' deadlines, progress throttling and rate limit. Default `scheduler`. */
+  operationScheduler?: SchedulerLike;
+  /** The memory backend: corpus size (default {@link DEFAULT_CORPUS_SIZE}), seed, chunking. */
+  memory?: Partial<MemoryStoreOptions> & MemoryOperationsOptions;
+  /**
+   * Sees every handler failure with its stack, which clients never get. Default: failures other
+   * than `OperationError` (a refused request) go to `console.error`.
+   */
+  onHandlerError?: (error: unknown, info: HandlerErrorInfo) => void;
 }
 
 export interface DemoServer {
@@ -38,28 +71,36 @@ export interface DemoServer {
   /** `ws://host:port/ws`. */
   readonly wsUrl: string;
   readonly registry: Registry;
-  readonly manager: ConnectionManager<DemoEvent>;
+  readonly manager: ConnectionManager<DemoMessage>;
+  /** The corpus and the chat messages seen, which the memory operations search. */
+  readonly memory: MemoryStore;
+  /** Milliseconds spent generating and indexing the corpus at start. */
+  readonly memoryBuildMs: number;
   /**
-   * Graceful shutdown: stops accepting, cancels the token streams, stops every outbox so that
-   * what is queued goes out, closes the sockets with 1001, then the HTTP server.
+   * Graceful shutdown: stops accepting, ends the running operations, cancels the token streams,
+   * stops every outbox so that what is queued goes out, closes the sockets with 1001, then the
+   * HTTP server.
    */
   close(): Promise<void>;
 }
 
 /** Close code for "the server is going away". */
 const GOING_AWAY = 1001;
-const MAX_CLIENT_FRAME = 64 * 1024;
+/** What a `?thread_id=` may be: short, and safe to show anywhere. */
+const THREAD_ID = /^[\w.:-]{1,64}$/;
 
 /**
- * Starts the demo: the page at `/`, WebSockets at `/ws` through a `ConnectionManager`, and
- * Prometheus metrics at `/metrics`.
+ * Starts the demo: the page at `/`, WebSockets at `/ws` through a `ConnectionManager` and
+ * `Operations` (the chat, `memory_search`, `memory_compress_preview`), and Prometheus metrics at
+ * `/metrics`.
  */
 export async function createDemoServer(options: DemoServerOptions): Promise<DemoServer> {
   const registry = options.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
+  const metrics = outboxMetrics(registry);
   const scheduler = options.scheduler ?? asyncScheduler;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
-  const manager = new ConnectionManager<DemoEvent>({
+  const manager = new ConnectionManager<DemoMessage>({
     outbox: {
       // Latency over event-loop purity: frames up to 256 KiB are gzipped inline (about 0.1 ms
       // for the demo's 20–50 kB frames at level 1) instead of waiting an event-loop iteration
@@ -67,37 +108,55 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
       compressor: inlineGzipCompressor(256 * 1024),
       ...options.outbox,
       // Registered now rather than with the first outbox, so /metrics shows them from the start.
-      metrics: outboxMetrics(registry),
+      metrics,
       scheduler,
     },
     stopTimeoutMs: shutdownTimeoutMs,
   });
+
+  const memoryOptions = options.memory ?? {};
+  const buildStart = performance.now();
+  const memory = MemoryStore.create({
+    corpusSize: memoryOptions.corpusSize ?? DEFAULT_CORPUS_SIZE,
+    seed: memoryOptions.seed,
+    chatCapacity: memoryOptions.chatCapacity,
+  });
+  const memoryBuildMs = performance.now() - buildStart;
+  const demoMetrics = registerDemoMetrics(registry, memory, memoryBuildMs);
+
   const agent = new ChatAgent({ tokenDelayMs: options.tokenDelayMs, scheduler });
+  const operations = new Operations<DemoSession>({
+    timeoutMs: options.operationTimeoutMs ?? 120_000,
+    scheduler: options.operationScheduler ?? scheduler,
+    metrics,
+    onHandlerError: options.onHandlerError ?? logUnexpectedFailure,
+  });
+  operations.on('chat.message', (message, context) => {
+    const chat = agent.receive(message, context);
+    memory.remember(context.session.threadId, chat.text);
+    demoMetrics.chatMessages.inc();
+  });
+  operations.register('memory_search', memorySearch(memory, memoryOptions));
+  operations.register('memory_compress_preview', memoryCompressPreview(memory, memoryOptions));
+
   const page = renderPage();
   const wss = new WebSocketServer({
+    ...recommendedServerOptions(),
     noServer: true,
-    maxPayload: MAX_CLIENT_FRAME,
     // One client frame per event-loop turn: a 64 kB read holds ~900 chat messages, and
     // handled in one macrotask they would hold every send callback back until the last.
     allowSynchronousEvents: false,
   });
+  const detachers = new Set<Detach>();
+  let connections = 0;
   let closing: Promise<void> | undefined;
 
-  wss.on('connection', (ws: WebSocket) => {
-    manager.connect(ws);
-    const chat = agent.connection((event) => manager.sendMessage(ws, event));
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) {
-        manager.sendMessage(ws, {
-          type: 'error',
-          code: 'bad_request',
-          message: 'send JSON text frames',
-        });
-        return;
-      }
-      chat.receive(data.toString());
-    });
-    ws.on('close', chat.close);
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const outbox = manager.connect(ws);
+    const session = { threadId: threadIdOf(req, ++connections) };
+    const detach = operations.attach(ws, outbox, session);
+    detachers.add(detach);
+    ws.once('close', () => detachers.delete(detach));
     // Without a listener an 'error' (a malformed frame, say) would crash the process; ws closes the socket itself.
     ws.on('error', () => {});
   });
@@ -143,6 +202,9 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
 
   async function shutdown(): Promise<void> {
     const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+    // Operations end first, as if their clients had left: no event of theirs races the close.
+    for (const detach of detachers) detach();
+    detachers.clear();
     agent.stop();
     await manager.closeAll();
     await closeClients(wss, shutdownTimeoutMs);
@@ -155,8 +217,52 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
     wsUrl: `ws://${host}:${port}/ws`,
     registry,
     manager,
+    memory,
+    memoryBuildMs,
     close: () => (closing ??= shutdown()),
   };
+}
+
+/**
+ * The thread a connection's chat messages join: `?thread_id=` of its URL (as the seed's
+ * `/ws/test?thread_id=test`) when it is a plain short name, else one of its own.
+ */
+function threadIdOf(req: IncomingMessage, connection: number): string {
+  const asked = new URL(req.url ?? '/', 'http://localhost').searchParams.get('thread_id');
+  return asked !== null && THREAD_ID.test(asked) && !isGeneratedThread(asked)
+    ? asked
+    : `conn-${connection}`;
+}
+
+/** The demo's own metrics, beside the outbox's. */
+function registerDemoMetrics(registry: Registry, memory: MemoryStore, buildMs: number) {
+  const registers = [registry];
+  new Gauge({
+    name: 'demo_memory_documents',
+    help: 'Memories memory_search goes through: the generated corpus and the chat messages kept.',
+    registers,
+    collect() {
+      this.set(memory.corpusSize + memory.chatCount);
+    },
+  });
+  new Gauge({
+    name: 'demo_memory_build_seconds',
+    help: 'Seconds spent generating and indexing the corpus at start.',
+    registers,
+  }).set(buildMs / 1000);
+  return {
+    chatMessages: new Counter({
+      name: 'demo_chat_messages_total',
+      help: 'chat.message frames the chat agent answered.',
+      registers,
+    }),
+  };
+}
+
+/** Refused requests are the client's business; anything else is a bug worth a log line. */
+function logUnexpectedFailure(error: unknown, { type, id }: HandlerErrorInfo): void {
+  if (isOperationError(error)) return;
+  console.error(`handler of ${type}${id === undefined ? '' : ` (id ${id})`} failed:`, error);
 }
 
 /** Closes every client with 1001 and waits for the handshake; a client that does not answer in time is cut off. */

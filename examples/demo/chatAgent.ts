@@ -1,12 +1,24 @@
 import { asyncScheduler, concatMap, from, map, Subscription, timer } from 'rxjs';
 import type { SchedulerLike } from 'rxjs';
+import { OperationError } from '../../src/index.js';
+import type { ClientMessage, ErrorMessage, MessageContext } from '../../src/index.js';
 
-/** What the demo server sends. Every message of one chat carries the same `message_id`. */
-export type DemoEvent =
+/** What the chat agent sends. Every event of one chat carries the same `message_id`. */
+export type ChatEvent =
   | { type: 'chat.ack'; message_id: string; agent_id: string }
   | { type: 'chat.delta'; message_id: string; agent_id: string; index: number; delta: string }
-  | { type: 'chat.done'; message_id: string; agent_id: string; text: string; tokens: number }
-  | { type: 'error'; code: 'bad_request'; message: string };
+  | { type: 'chat.done'; message_id: string; agent_id: string; text: string; tokens: number };
+
+/** The demo's messages other than operation events: the chat's, and error replies. */
+export type DemoEvent = ChatEvent | ErrorMessage;
+
+/** A chat message, read. */
+export interface Chat {
+  /** The client's id, if it gave one. */
+  readonly id: string | undefined;
+  readonly agent_id: string;
+  readonly text: string;
+}
 
 export interface ChatAgentOptions {
   /**
@@ -28,13 +40,15 @@ export function tokenize(text: string): string[] {
  * A stand-in for a language model: acknowledges a chat message at once, then streams its text
  * back token by token, then says it is done.
  *
- * One agent serves every connection; `connection` returns the handler of one socket's frames,
- * whose `close` cancels the streams still running for it.
+ * One agent serves every connection, as the `chat.message` handler of `Operations`: a
+ * connection's streams stop when its `signal` aborts (the client left), all of them on `stop`.
  */
 export class ChatAgent {
   private readonly tokenDelay: () => number;
   private readonly scheduler: SchedulerLike;
   private readonly streams = new Subscription();
+  /** The streams of each connection, by the signal that says it is gone. */
+  private readonly connections = new WeakMap<AbortSignal, Subscription>();
   private chats = 0;
 
   constructor(options: ChatAgentOptions = {}) {
@@ -47,29 +61,38 @@ export class ChatAgent {
   }
 
   /**
-   * @param send Where this connection's events go (its outbox).
-   * @returns `receive` for each text frame from the client, and `close` for when it leaves.
+   * Answers one `{"type":"chat.message","id"?,"payload":{"text","agent_id"?}}`.
+   * @param context The connection's: where events go, and when to stop.
+   * @returns The chat, read.
+   * @throws OperationError with code `bad_request` when `payload.text` is not a string.
    */
-  connection(send: (event: DemoEvent) => void): {
-    receive: (frame: string) => void;
-    close: () => void;
-  } {
-    const streams = new Subscription();
-    this.streams.add(streams);
-    return {
-      receive: (frame) => {
-        const chat = parseChat(frame);
-        if ('error' in chat) {
-          send({ type: 'error', code: 'bad_request', message: chat.error });
-          return;
-        }
-        streams.add(this.answer(chat, send));
-      },
-      close: () => {
-        streams.unsubscribe();
-        this.streams.remove(streams);
-      },
-    };
+  receive(message: ClientMessage, context: Pick<MessageContext<unknown>, 'send' | 'signal'>): Chat {
+    const chat = readChat(message);
+    const { send, signal } = context;
+    const message_id = chat.id ?? String(++this.chats);
+    const { agent_id, text } = chat;
+    const tokens = tokenize(text);
+    const event = (e: ChatEvent) => void send(e);
+    event({ type: 'chat.ack', message_id, agent_id });
+    const connection = this.connection(signal);
+    if (!connection) return chat;
+    const stream = from(tokens)
+      .pipe(
+        concatMap((delta, index) =>
+          timer(this.tokenDelay(), this.scheduler).pipe(
+            map((): ChatEvent => ({ type: 'chat.delta', message_id, agent_id, index, delta })),
+          ),
+        ),
+      )
+      .subscribe({
+        next: event,
+        complete: () =>
+          event({ type: 'chat.done', message_id, agent_id, text, tokens: tokens.length }),
+      });
+    // Finished streams leave the connection's, so a long chat session does not pile them up.
+    connection.add(stream);
+    stream.add(() => connection.remove(stream));
+    return chat;
   }
 
   /** Cancels every stream of every connection: the server is going away. */
@@ -77,49 +100,37 @@ export class ChatAgent {
     this.streams.unsubscribe();
   }
 
-  private answer(chat: Chat, send: (event: DemoEvent) => void): Subscription {
-    const message_id = chat.id ?? String(++this.chats);
-    const { agent_id, text } = chat;
-    const tokens = tokenize(text);
-    send({ type: 'chat.ack', message_id, agent_id });
-    return from(tokens)
-      .pipe(
-        concatMap((delta, index) =>
-          timer(this.tokenDelay(), this.scheduler).pipe(
-            map((): DemoEvent => ({ type: 'chat.delta', message_id, agent_id, index, delta })),
-          ),
-        ),
-      )
-      .subscribe({
-        next: send,
-        complete: () =>
-          send({ type: 'chat.done', message_id, agent_id, text, tokens: tokens.length }),
-      });
+  /** The streams of the connection `signal` belongs to; undefined once it is gone. */
+  private connection(signal: AbortSignal): Subscription | undefined {
+    if (signal.aborted || this.streams.closed) return undefined;
+    let streams = this.connections.get(signal);
+    if (!streams) {
+      const created = new Subscription();
+      this.connections.set(signal, created);
+      this.streams.add(created);
+      // One listener per connection, not one per chat: a signal warns past ten.
+      signal.addEventListener(
+        'abort',
+        () => {
+          created.unsubscribe();
+          this.streams.remove(created);
+        },
+        { once: true },
+      );
+      streams = created;
+    }
+    return streams;
   }
 }
 
-interface Chat {
-  id: string | undefined;
-  agent_id: string;
-  text: string;
-}
-
-/** Reads `{"type":"chat.message","payload":{"text","agent_id"},"id"?}`; the error text is safe to send back. */
-function parseChat(frame: string): Chat | { error: string } {
-  let message: unknown;
-  try {
-    message = JSON.parse(frame);
-  } catch {
-    return { error: 'frame is not JSON' };
-  }
-  if (!isObject(message) || message.type !== 'chat.message') {
-    return { error: 'expected {"type":"chat.message","payload":{"text":…,"agent_id":…}}' };
-  }
+/** Reads a chat message's fields; the error text is safe to send back. */
+function readChat(message: ClientMessage): Chat {
   const { payload, id } = message;
   if (!isObject(payload) || typeof payload.text !== 'string') {
-    return { error: 'chat.message needs payload.text as a string' };
+    throw new OperationError('chat.message needs payload.text as a string', {
+      code: 'bad_request',
+    });
   }
-  if (id !== undefined && typeof id !== 'string') return { error: 'id must be a string' };
   const agent_id = typeof payload.agent_id === 'string' ? payload.agent_id : 'anima';
   return { id, agent_id, text: payload.text };
 }

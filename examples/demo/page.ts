@@ -11,7 +11,11 @@ const log = $('#log');
 const status = $('#status');
 const form = $('#chat');
 const input = $('#text');
+const searchForm = $('#search');
+const query = $('#query');
+const found = $('#found');
 const replies = new Map();
+let search = null; // the id of the search running, if one is
 
 function line(who, text) {
   const row = document.createElement('p');
@@ -38,9 +42,23 @@ function handle(event) {
     const row = replies.get(event.message_id);
     if (row) row.className = 'agent done';
     replies.delete(event.message_id);
+  } else if (event.type === 'memory_search.progress' && event.id === search) {
+    found.textContent = 'searched ' + event.data.scanned + ' of ' + event.data.total + ' memories…';
+  } else if (event.type === 'memory_search.result' && event.id === search) {
+    found.textContent = event.data.items.length ? '' : 'nothing found';
+    for (const item of event.data.items) {
+      const row = document.createElement('p');
+      row.textContent = item.score.toFixed(3) + '  ' + item.text;
+      found.append(row);
+    }
+  } else if (event.type === 'memory_search.cancelled' && event.id === search) {
+    found.textContent = 'cancelled';
+  } else if (event.type === 'memory_compress_preview.result') {
+    line('summary', 'summary (' + Math.round(event.data.ratio * 100) + '% of the thread): ' + event.data.summary);
   } else if (event.type === 'error') {
     line('error', event.code + ': ' + event.message);
   }
+  if (event.id === search && /[.](complete|cancelled)$|^error$/.test(event.type)) search = null;
 }
 
 const socket = new WebSocket(new URL('/ws', location.href).href.replace(/^http/, 'ws'));
@@ -66,9 +84,31 @@ form.addEventListener('submit', (event) => {
   socket.send(JSON.stringify({ type: 'chat.message', id: 'c' + ++next, payload }));
   input.value = '';
 });
+
+function request(message) {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+searchForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!query.value) return;
+  if (search) request({ type: 'cancel', id: search });
+  search = 's' + ++next;
+  found.textContent = 'searching…';
+  request({ type: 'memory_search', id: search, data: { query: query.value, limit: 10 } });
+});
+$('#cancel').addEventListener('click', () => {
+  if (search) request({ type: 'cancel', id: search });
+});
+$('#summarise').addEventListener('click', () => {
+  request({ type: 'memory_compress_preview', id: 'p' + ++next, data: { max_sentences: 3 } });
+});
 `;
 
-/** The demo page: a chat box on the echo agent, through `/ws`. */
+/**
+ * The demo page: a chat box on the echo agent, a summary of the chat so far, and a search of
+ * the memories with its progress and a cancel button, all through `/ws`.
+ */
 export function renderPage(): string {
   return `<!doctype html>
 <html lang="en">
@@ -81,15 +121,23 @@ export function renderPage(): string {
   #log { height: 24rem; overflow-y: auto; border: 1px solid #ccc; border-radius: 6px; padding: 0 .75rem; }
   #log p { margin: .5rem 0; white-space: pre-wrap; }
   .you { color: #555; } .agent { color: #0b5; } .agent.done { color: #063; } .error { color: #b00; }
-  form { display: flex; gap: .5rem; margin-top: .75rem; } #text { flex: 1; padding: .4rem; }
+  .summary { color: #05a; }
+  form { display: flex; gap: .5rem; margin-top: .75rem; } #text, #query { flex: 1; padding: .4rem; }
+  #found p { margin: .25rem 0; font-size: 13px; }
 </style>
 </head>
 <body>
 <h1>ws-outbox demo</h1>
-<p>An echo agent streams your message back token by token. Status: <span id="status">connecting…</span>
+<p>An echo agent streams your message back token by token, and keeps it as a memory to search
+  or summarise. Status: <span id="status">connecting…</span>
   · <a href="/metrics">metrics</a></p>
 <div id="log"></div>
-<form id="chat"><input id="text" autocomplete="off" placeholder="Say something" autofocus><button>Send</button></form>
+<form id="chat"><input id="text" autocomplete="off" placeholder="Say something" autofocus><button>Send</button>
+  <button type="button" id="summarise">Summarise</button></form>
+<h2>Memories</h2>
+<form id="search"><input id="query" autocomplete="off" placeholder="saffron risotto tuesday">
+  <button>Search</button><button type="button" id="cancel">Cancel</button></form>
+<div id="found"></div>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>
