@@ -30,35 +30,8 @@ for url in "$DEMO" "$PROM"; do
   if curl -s -o /dev/null "$url/"; then echo "something already listens on $url" >&2; exit 1; fi
 done
 
-WORK="$(mktemp -d)"
-DEMO_PID=""
-PROM_PID=""
-cleanup() {
-  status=$?
-  # Our own processes only, by pid. The demo exits 0 on SIGTERM once its outboxes are flushed.
-  [ -n "$DEMO_PID" ] && kill -TERM "$DEMO_PID" 2>/dev/null && wait "$DEMO_PID" 2>/dev/null || true
-  [ -n "$PROM_PID" ] && kill -TERM "$PROM_PID" 2>/dev/null && wait "$PROM_PID" 2>/dev/null || true
-  if [ "$status" -ne 0 ]; then
-    echo "--- demo log"; tail -n 20 "$WORK/demo.log" 2>/dev/null || true
-    echo "--- prometheus log"; tail -n 20 "$WORK/prometheus.log" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# Polls `command` every 0.2 s until it succeeds, at most `tries` times.
-wait_for() {
-  local tries=$1 what=$2
-  shift 2
-  for _ in $(seq "$tries"); do
-    if "$@"; then return 0; fi
-    sleep 0.2
-  done
-  fail "$what (gave up after $(($tries / 5)) s)"
-}
+# shellcheck source=demo-lib.sh
+source .ci/demo-lib.sh
 
 # The first sample of an instant query's result, "none" when the result is empty.
 query() {
@@ -86,15 +59,7 @@ assert() {
   fi
 }
 
-echo "== demo on $DEMO"
-# node --import tsx rather than npx: one process, so SIGTERM reaches the demo itself.
-PORT="$DEMO_PORT" HOST=127.0.0.1 node --import tsx examples/server.ts >"$WORK/demo.log" 2>&1 &
-DEMO_PID=$!
-demo_up() {
-  kill -0 "$DEMO_PID" 2>/dev/null || fail "the demo exited"
-  curl -sf -o /dev/null "$DEMO/metrics"
-}
-wait_for 150 "demo /metrics" demo_up
+start_demo
 
 echo "== promtool check metrics"
 curl -sf "$DEMO/metrics" >"$WORK/metrics.txt"
@@ -134,6 +99,8 @@ promtool check config "$WORK/prometheus.yml" >/dev/null
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/data" \
   --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
 PROM_PID=$!
+OWN_PIDS+=("$PROM_PID")
+LOGS+=("$WORK/prometheus.log")
 prom_up() {
   kill -0 "$PROM_PID" 2>/dev/null || fail "prometheus exited"
   curl -sf -o /dev/null "$PROM/-/ready"

@@ -27,48 +27,15 @@ echo "== $("$PYTHON" --version) with websockets $("$PYTHON" -c 'import websocket
 [ -d node_modules ] || { echo "node_modules missing: run npm ci first" >&2; exit 1; }
 if curl -s -o /dev/null "$DEMO/"; then echo "something already listens on $DEMO" >&2; exit 1; fi
 
-WORK="$(mktemp -d)"
-DEMO_PID=""
-cleanup() {
-  status=$?
-  # Our own process only, by pid. The demo exits 0 on SIGTERM once its outboxes are flushed.
-  [ -n "$DEMO_PID" ] && kill -TERM "$DEMO_PID" 2>/dev/null && wait "$DEMO_PID" 2>/dev/null || true
-  if [ "$status" -ne 0 ]; then
-    echo "--- demo log"; tail -n 20 "$WORK/demo.log" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# Polls `command` every 0.2 s until it succeeds, at most `tries` times.
-wait_for() {
-  local tries=$1 what=$2
-  shift 2
-  for _ in $(seq "$tries"); do
-    if "$@"; then return 0; fi
-    sleep 0.2
-  done
-  fail "$what (gave up after $(($tries / 5)) s)"
-}
+# shellcheck source=demo-lib.sh
+source .ci/demo-lib.sh
 
 # The value of an unlabelled sample in the demo's /metrics, "none" when absent.
 metric() {
   curl -sf "$DEMO/metrics" | awk -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print "none" }'
 }
 
-echo "== demo on $DEMO"
-# node --import tsx rather than npx: one process, so SIGTERM reaches the demo itself.
-PORT="$DEMO_PORT" HOST=127.0.0.1 node --import tsx examples/server.ts >"$WORK/demo.log" 2>&1 &
-DEMO_PID=$!
-demo_up() {
-  kill -0 "$DEMO_PID" 2>/dev/null || fail "the demo exited"
-  curl -sf -o /dev/null "$DEMO/metrics"
-}
-wait_for 150 "demo /metrics" demo_up
-head -n 1 "$WORK/demo.log"
+start_demo
 
 echo "== examples/load_test.py"
 # The seed's thread_id, on the demo's path.

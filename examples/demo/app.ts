@@ -9,7 +9,6 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import {
   ConnectionManager,
-  inlineGzipCompressor,
   isOperationError,
   Operations,
   outboxMetrics,
@@ -102,10 +101,6 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
   const manager = new ConnectionManager<DemoMessage>({
     outbox: {
-      // Latency over event-loop purity: frames up to 256 KiB are gzipped inline (about 0.1 ms
-      // for the demo's 20–50 kB frames at level 1) instead of waiting an event-loop iteration
-      // for the thread pool. docs/benchmarks.md has the figures behind this choice.
-      compressor: inlineGzipCompressor(256 * 1024),
       ...options.outbox,
       // Registered now rather than with the first outbox, so /metrics shows them from the start.
       metrics,
