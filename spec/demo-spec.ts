@@ -8,7 +8,7 @@ import type { DemoEvent } from '../examples/demo/chatAgent.js';
 import { PAGE_SCRIPT } from '../examples/demo/page.js';
 import { FrameCollector } from './helpers/frameCollector.js';
 import { countingScheduler } from './helpers/countingScheduler.js';
-import { bucketBounds, sample } from './helpers/metricsText.js';
+import { expectSeedMetrics, sample } from './helpers/metricsText.js';
 import { until } from './helpers/until.js';
 import { closed } from './helpers/wsServer.js';
 
@@ -168,31 +168,7 @@ describe('HTTP routes', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe(registry.contentType);
     const text = await response.text();
-    expect(text).toContain('# TYPE ws_outbox_queue_size gauge');
-    expect(text).toContain('# TYPE ws_outbox_batch_size histogram');
-    expect(text).toContain('# TYPE ws_outbox_send_latency_seconds histogram');
-    expect(text).toContain('# TYPE ws_outbox_dropped_messages_total counter');
-    expect(text).toContain('# TYPE ws_outbox_send_errors_total counter');
-    expect(bucketBounds(text, 'ws_outbox_batch_size')).toEqual([
-      '1',
-      '2',
-      '5',
-      '10',
-      '20',
-      '50',
-      '100',
-      '+Inf',
-    ]);
-    expect(bucketBounds(text, 'ws_outbox_send_latency_seconds')).toEqual([
-      '0.001',
-      '0.005',
-      '0.01',
-      '0.025',
-      '0.05',
-      '0.1',
-      '0.25',
-      '+Inf',
-    ]);
+    expectSeedMetrics(text);
     expect(sample(text, 'ws_outbox_batch_size_count')).toBe(frames.frames.length);
     expect(sample(text, 'ws_outbox_batch_size_sum')).toBe(frames.values.length);
     expect(sample(text, 'ws_outbox_dropped_messages_total')).toBe(0);

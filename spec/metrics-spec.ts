@@ -3,7 +3,7 @@ import { WsOutbox } from '../src/index.js';
 import type { WsOutboxOptions } from '../src/index.js';
 import { outboxMetrics } from '../src/metrics.js';
 import { FrameCollector } from './helpers/frameCollector.js';
-import { bucketBounds, sample } from './helpers/metricsText.js';
+import { expectSeedMetrics, sample } from './helpers/metricsText.js';
 import { closed, TestServer } from './helpers/wsServer.js';
 
 interface Msg {
@@ -37,31 +37,7 @@ describe('outbox metrics', () => {
     await outboxOnPair();
     const metrics = await text();
 
-    expect(metrics).toContain('# TYPE ws_outbox_queue_size gauge');
-    expect(metrics).toContain('# TYPE ws_outbox_batch_size histogram');
-    expect(metrics).toContain('# TYPE ws_outbox_send_latency_seconds histogram');
-    expect(metrics).toContain('# TYPE ws_outbox_dropped_messages_total counter');
-    expect(metrics).toContain('# TYPE ws_outbox_send_errors_total counter');
-    expect(bucketBounds(metrics, 'ws_outbox_batch_size')).toEqual([
-      '1',
-      '2',
-      '5',
-      '10',
-      '20',
-      '50',
-      '100',
-      '+Inf',
-    ]);
-    expect(bucketBounds(metrics, 'ws_outbox_send_latency_seconds')).toEqual([
-      '0.001',
-      '0.005',
-      '0.01',
-      '0.025',
-      '0.05',
-      '0.1',
-      '0.25',
-      '+Inf',
-    ]);
+    expectSeedMetrics(metrics);
     expect(sample(metrics, 'ws_outbox_queue_size')).toBe(0);
     expect(sample(metrics, 'ws_outbox_dropped_messages_total')).toBe(0);
     expect(sample(metrics, 'ws_outbox_send_errors_total')).toBe(0);

@@ -28,3 +28,35 @@ export function bucketBounds(text: string, histogram: string): string[] {
   }
   return bounds;
 }
+
+/**
+ * Asserts the seed's five metrics are in `text` with their types, and the two histograms with
+ * the seed's buckets exactly (literal here, not imported from src/, so a changed constant fails).
+ */
+export function expectSeedMetrics(text: string): void {
+  expect(text).toContain('# TYPE ws_outbox_queue_size gauge');
+  expect(text).toContain('# TYPE ws_outbox_batch_size histogram');
+  expect(text).toContain('# TYPE ws_outbox_send_latency_seconds histogram');
+  expect(text).toContain('# TYPE ws_outbox_dropped_messages_total counter');
+  expect(text).toContain('# TYPE ws_outbox_send_errors_total counter');
+  expect(bucketBounds(text, 'ws_outbox_batch_size')).toEqual([
+    '1',
+    '2',
+    '5',
+    '10',
+    '20',
+    '50',
+    '100',
+    '+Inf',
+  ]);
+  expect(bucketBounds(text, 'ws_outbox_send_latency_seconds')).toEqual([
+    '0.001',
+    '0.005',
+    '0.01',
+    '0.025',
+    '0.05',
+    '0.1',
+    '0.25',
+    '+Inf',
+  ]);
+}
