@@ -1,0 +1,80 @@
+/**
+ * The server answered a request with `{type:"error", id, code, message}`.
+ *
+ * <span class="informal">The operation failed on the server (`<type>_error`), ran out of time
+ * there (`<type>_timeout`), or was refused before it ran (`bad_request`, `unknown_operation`,
+ * `too_many_operations`, `rate_limited`).</span>
+ *
+ * ## Example
+ *
+ * ```ts
+ * client.request('memory_search', { query: 'deploy' }).subscribe({
+ *   error: (error) => {
+ *     if (error instanceof OperationFailedError && error.code === 'rate_limited') retryLater();
+ *   },
+ * });
+ * ```
+ */
+export class OperationFailedError extends Error {
+  override readonly name = 'OperationFailedError';
+
+  /**
+   * @param code The server's error code, e.g. `memory_search_timeout`.
+   * @param message The server's message, written for the client.
+   * @param operation The request's type, e.g. `memory_search`.
+   * @param id The request's id.
+   */
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly operation: string,
+    readonly id: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The connection ended while a request was in flight, or the client was closed (or gave up
+ * reconnecting) before the request could end.
+ *
+ * <span class="informal">The server may or may not have run the operation: it stops it on
+ * disconnect, and no terminal event will ever arrive for it.</span>
+ */
+export class ConnectionLostError extends Error {
+  override readonly name = 'ConnectionLostError';
+
+  /**
+   * @param operation The request's type.
+   * @param id The request's id.
+   * @param message What happened.
+   */
+  constructor(
+    readonly operation: string,
+    readonly id: string,
+    message = 'The connection was lost before the operation ended.',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A request's client-side `timeoutMs` passed before its terminal event arrived. The client has
+ * sent `{type:"cancel", id}` for it.
+ */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+
+  /**
+   * @param operation The request's type.
+   * @param id The request's id.
+   * @param timeoutMs The timeout that passed.
+   */
+  constructor(
+    readonly operation: string,
+    readonly id: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`The operation did not end within ${timeoutMs} ms.`);
+  }
+}

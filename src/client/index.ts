@@ -1,0 +1,13 @@
+export { OutboxClient, CLOSE_SERVER_SILENT } from './outboxClient.js';
+export type {
+  ClientSocket,
+  ConnectionStatus,
+  OutboxClientOptions,
+  WebSocketConstructor,
+} from './outboxClient.js';
+export { ConnectionLostError, OperationFailedError, RequestTimeoutError } from './errors.js';
+export { COMPRESSED_ENVELOPE_PREFIX, decodeFrame, parseNdjson } from './decode.js';
+export type { IncomingFrame } from './decode.js';
+export { backoffDelay, resolveReconnect } from './backoff.js';
+export type { ReconnectOptions, ResolvedReconnectOptions } from './backoff.js';
+export type { RequestEvent, RequestOptions, ServerMessage } from './requests.js';
