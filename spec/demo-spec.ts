@@ -5,7 +5,8 @@ import WebSocket from 'ws';
 import { createDemoServer } from '../examples/demo/app.js';
 import type { DemoServer } from '../examples/demo/app.js';
 import type { DemoEvent } from '../examples/demo/chatAgent.js';
-import { PAGE_SCRIPT } from '../examples/demo/page.js';
+import { bundlePage } from '../examples/demo/bundle.js';
+import { PAGE_SCRIPT_PATH } from '../examples/demo/page.js';
 import { FrameCollector } from './helpers/frameCollector.js';
 import { countingScheduler } from './helpers/countingScheduler.js';
 import { expectSeedMetrics, sample } from './helpers/metricsText.js';
@@ -177,15 +178,24 @@ describe('HTTP routes', () => {
     expect(text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge');
   });
 
-  it('/ is the HTML page with its script; other paths are 404, other methods 405', async () => {
+  it('/ is the HTML page, /app.js its script bundled with the client; other paths are 404, other methods 405', async () => {
     const server = await startDemo();
     const page = await fetch(`${server.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const html = await page.text();
     expect(html).toMatch(/^<!doctype html>/);
-    expect(html).toContain(`<script>${PAGE_SCRIPT}</script>`);
-    expect(html).not.toMatch(/<script[^>]+src=/);
+    // Served by the demo itself: no CDN, no inline script.
+    expect(html).toContain(`<script src="${PAGE_SCRIPT_PATH}"></script>`);
+    expect(html).not.toMatch(/<script>|https?:\/\//);
+
+    const script = await fetch(`${server.url}${PAGE_SCRIPT_PATH}`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const body = await script.text();
+    expect(body).toBe(await bundlePage());
+    // The bundle stands alone: no import or require left for a browser to resolve.
+    expect(body).not.toMatch(/\brequire\(|^import\b/m);
 
     expect((await fetch(`${server.url}/nope`)).status).toBe(404);
     expect((await fetch(`${server.url}/metrics`, { method: 'POST' })).status).toBe(405);
@@ -200,16 +210,19 @@ describe('HTTP routes', () => {
   });
 });
 
-describe('the page script, run against the server', () => {
-  /** Just enough DOM for the page: elements that keep text, class and listeners. */
+describe('the page script (the /app.js bundle), run against the server', () => {
+  /** Just enough DOM for the page: elements that keep text, class, children and listeners. */
   class FakeElement {
-    textContent = '';
-    value = '';
+    value: string | number = '';
+    max = 1;
     scrollTop = 0;
     scrollHeight = 0;
+    readonly dataset: Record<string, string> = {};
     readonly children: FakeElement[] = [];
     readonly listeners = new Map<string, (event: { preventDefault(): void }) => void>();
+    private parent: FakeElement | undefined;
     private classes = '';
+    private text = '';
     constructor(private readonly changes: NodeJS.EventEmitter) {}
     get className(): string {
       return this.classes;
@@ -218,24 +231,64 @@ describe('the page script, run against the server', () => {
       this.classes = value;
       this.changes.emit('change');
     }
+    get textContent(): string {
+      return this.text + this.children.map((child) => child.textContent).join('');
+    }
+    /** As in the DOM: setting the text replaces the children. */
+    set textContent(value: string) {
+      this.text = value;
+      this.children.length = 0;
+      this.changes.emit('change');
+    }
+    get childElementCount(): number {
+      return this.children.length;
+    }
+    get firstElementChild(): FakeElement | null {
+      return this.children[0] ?? null;
+    }
     append(child: FakeElement): void {
+      child.parent = this;
       this.children.push(child);
       this.changes.emit('change');
+    }
+    remove(): void {
+      this.parent?.children.splice(this.parent.children.indexOf(this), 1);
+      this.parent = undefined;
     }
     addEventListener(type: string, listener: (event: { preventDefault(): void }) => void): void {
       this.listeners.set(type, listener);
     }
   }
 
-  /** Runs the page's script against `server`, on fake elements and the real ws client. */
+  // The page's client reconnects for as long as the page lives: its timers go through these,
+  // so that closing the page after each test leaves nothing running.
+  const timers = new Set<NodeJS.Timeout>();
+  let pageClosed = false;
+  const pageTimers = {
+    setTimeout: (work: () => void, ms?: number) => track(setTimeout(work, ms)),
+    setInterval: (work: () => void, ms?: number) => track(setInterval(work, ms)),
+    clearTimeout: (timer: NodeJS.Timeout) => (timers.delete(timer), clearTimeout(timer)),
+    clearInterval: (timer: NodeJS.Timeout) => (timers.delete(timer), clearInterval(timer)),
+  };
+  function track(timer: NodeJS.Timeout): NodeJS.Timeout {
+    if (pageClosed) clearTimeout(timer);
+    else timers.add(timer);
+    return timer;
+  }
+  beforeEach(() => (pageClosed = false));
+  afterEach(() => {
+    pageClosed = true;
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+  });
+
+  /** Runs the bundled page script against `server`, on fake elements and the real ws client. */
   async function openPage(server: DemoServer) {
     const changes = new EventEmitter();
-    const ids = ['#log', '#status', '#chat', '#text', '#summarise'];
-    ids.push('#search', '#query', '#cancel', '#found');
-    const elements = new Map(ids.map((id) => [id, new FakeElement(changes)]));
+    const elements = new Map<string, FakeElement>();
     const sockets: WebSocket[] = [];
     const counts = { binaryFrames: 0 };
-    // The real ws client, which has the browser's onopen/onmessage/binaryType surface.
+    // The real ws client, which has the browser's onopen/onmessage/addEventListener surface.
     class PageWebSocket extends WebSocket {
       constructor(url: string) {
         super(url);
@@ -244,32 +297,35 @@ describe('the page script, run against the server', () => {
         this.on('message', (_data, isBinary) => void (counts.binaryFrames += isBinary ? 1 : 0));
       }
     }
-    runInNewContext(PAGE_SCRIPT, {
+    const script = await (await fetch(`${server.url}${PAGE_SCRIPT_PATH}`)).text();
+    runInNewContext(script, {
       document: {
-        querySelector: (selector: string) => elements.get(selector),
+        querySelector: (selector: string) => {
+          if (!elements.has(selector)) elements.set(selector, new FakeElement(changes));
+          return elements.get(selector);
+        },
         createElement: () => new FakeElement(changes),
       },
       location: { href: `${server.url}/` },
       WebSocket: PageWebSocket,
-      URL,
-      Blob,
-      Response,
-      DecompressionStream,
+      ...{ URL, Blob, Response, DecompressionStream, TextDecoder, atob, console },
+      ...pageTimers,
+      queueMicrotask,
     });
-    const [socket] = sockets;
-    if (socket.readyState !== WebSocket.OPEN) await once(socket, 'open');
     const element = (id: string) => elements.get(id)!;
     const submit = (id: string) =>
       element(id).listeners.get('submit')!({ preventDefault: () => {} });
+    const click = (id: string) => element(id).listeners.get('click')!({ preventDefault: () => {} });
     const waitFor = (predicate: () => boolean, description: string) =>
       until(predicate, changes, 'change', { description });
-    return { element, submit, waitFor, counts };
+    await waitFor(() => element('#status').textContent === 'open', 'status open');
+    expect(sockets).toHaveLength(1);
+    return { element, submit, click, waitFor, counts, close: () => sockets[0].terminate() };
   }
 
-  it('decodes NDJSON and gzip frames in order and shows the reply token by token', async () => {
+  it('decodes NDJSON and gzip frames in order, shows the reply token by token, and counts the frames', async () => {
     const server = await startDemo({ tokenDelayMs: [1, 5] });
     const { element, submit, waitFor, counts } = await openPage(server);
-    expect(element('#status').textContent).toBe('connected');
 
     // Three long words: few tokens, but the chat.done carrying the whole text is over 10 kB.
     const text = ['a'.repeat(4000), 'b'.repeat(4000), 'c'.repeat(4000)].join(' ');
@@ -284,11 +340,21 @@ describe('the page script, run against the server', () => {
     expect(log.children.map((row) => row.className)).toEqual(['you', 'agent done']);
     expect(log.children[1].textContent).toBe(`anima: ${text}`);
     expect(counts.binaryFrames).toBeGreaterThan(0);
+    // The batch view saw the same frames: every one counted, the gzip ones apart.
+    await waitFor(
+      () => element('#compressed').textContent === String(counts.binaryFrames),
+      'the gzip frames counted',
+    );
+    const batches = element('#batches').children;
+    expect(batches.some((row) => row.className === 'gzip')).toBe(true);
+    expect(Number(element('#messages').textContent)).toBe(
+      batches.reduce((sum, row) => sum + Number(row.dataset.messages), 0),
+    );
   });
 
   it('searches the memories and lists the hits, best first; summarises the chat', async () => {
     const server = await startDemo({ tokenDelayMs: 1 });
-    const { element, submit, waitFor } = await openPage(server);
+    const { element, submit, click, waitFor } = await openPage(server);
     element('#text').value = 'The zanzibar flamingo sings. We said hello.';
     submit('#chat');
     const log = element('#log');
@@ -302,12 +368,22 @@ describe('the page script, run against the server', () => {
     expect(found.children.map((row) => row.textContent)).toEqual([
       expect.stringMatching(/^0\.\d{3} {2}The zanzibar flamingo sings\. We said hello\.$/),
     ]);
+    expect(element('#search-state').textContent).toBe('1 found');
+    expect(element('#progress').value).toBe(element('#progress').max);
 
-    element('#summarise').listeners.get('click')!({ preventDefault: () => {} });
+    click('#summarise');
     await waitFor(() => log.children.some((row) => row.className === 'summary'), 'the summary');
     expect(log.children.at(-1)!.textContent).toMatch(
       /^summary \(100% of the thread\): The zanzibar flamingo sings\. We said hello\.$/,
     );
+  });
+
+  it('shows the connection dropping and coming back', async () => {
+    const server = await startDemo();
+    const { element, waitFor, close } = await openPage(server);
+    close();
+    await waitFor(() => element('#reconnects').textContent === 'reconnects: 1', 'a reconnect');
+    await waitFor(() => element('#status').textContent === 'open', 'open again');
   });
 });
 

@@ -26,7 +26,8 @@ import { memoryCompressPreview, memorySearch } from './memory/operations.js';
 import type { DemoSession, MemoryOperationsOptions } from './memory/operations.js';
 import { isGeneratedThread, MemoryStore } from './memory/store.js';
 import type { MemoryStoreOptions } from './memory/store.js';
-import { renderPage } from './page.js';
+import { bundlePage } from './bundle.js';
+import { PAGE_SCRIPT_PATH, renderPage } from './page.js';
 
 /** Everything the demo sends: chat events, errors, and the operations' events. */
 export type DemoMessage = DemoEvent | OperationEventMessage;
@@ -135,6 +136,8 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
   operations.register('memory_compress_preview', memoryCompressPreview(memory, memoryOptions));
 
   const page = renderPage();
+  // Built before listening, so the page is never served without its script.
+  const script = await bundlePage();
   const wss = new WebSocketServer({
     ...recommendedServerOptions(),
     noServer: true,
@@ -163,9 +166,17 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
     });
   });
 
+  /** Each path's body and content type. */
+  const routes: Record<string, () => Promise<[string, string]> | [string, string]> = {
+    '/': () => [page, 'text/html; charset=utf-8'],
+    [PAGE_SCRIPT_PATH]: () => [script, 'text/javascript; charset=utf-8'],
+    '/metrics': async () => [await registry.metrics(), registry.contentType],
+  };
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/' && path !== '/metrics') {
+    const render = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (render === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
@@ -173,10 +184,7 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end();
       return;
     }
-    const [body, type] =
-      path === '/'
-        ? [page, 'text/html; charset=utf-8']
-        : [await registry.metrics(), registry.contentType];
+    const [body, type] = await render();
     res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : body);
   }

@@ -1,113 +1,11 @@
-/**
- * The page's script: plain browser JavaScript, no build step. Exported apart from the page so
- * that the tests can run it against the real server.
- *
- * Frames are decoded in arrival order even though a gzip frame decodes asynchronously: each
- * frame waits on the one before it.
- */
-export const PAGE_SCRIPT = `
-const $ = (selector) => document.querySelector(selector);
-const log = $('#log');
-const status = $('#status');
-const form = $('#chat');
-const input = $('#text');
-const searchForm = $('#search');
-const query = $('#query');
-const found = $('#found');
-const replies = new Map();
-let search = null; // the id of the search running, if one is
-
-function line(who, text) {
-  const row = document.createElement('p');
-  row.className = who;
-  row.textContent = text;
-  log.append(row);
-  log.scrollTop = log.scrollHeight;
-  return row;
-}
-
-async function frameText(data) {
-  if (typeof data === 'string') return data;
-  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream('gzip'));
-  return new Response(stream).text();
-}
-
-function handle(event) {
-  if (event.type === 'chat.ack') {
-    replies.set(event.message_id, line('agent', event.agent_id + ': '));
-  } else if (event.type === 'chat.delta') {
-    const row = replies.get(event.message_id);
-    if (row) row.textContent += event.delta;
-  } else if (event.type === 'chat.done') {
-    const row = replies.get(event.message_id);
-    if (row) row.className = 'agent done';
-    replies.delete(event.message_id);
-  } else if (event.type === 'memory_search.progress' && event.id === search) {
-    found.textContent = 'searched ' + event.data.scanned + ' of ' + event.data.total + ' memories…';
-  } else if (event.type === 'memory_search.result' && event.id === search) {
-    found.textContent = event.data.items.length ? '' : 'nothing found';
-    for (const item of event.data.items) {
-      const row = document.createElement('p');
-      row.textContent = item.score.toFixed(3) + '  ' + item.text;
-      found.append(row);
-    }
-  } else if (event.type === 'memory_search.cancelled' && event.id === search) {
-    found.textContent = 'cancelled';
-  } else if (event.type === 'memory_compress_preview.result') {
-    line('summary', 'summary (' + Math.round(event.data.ratio * 100) + '% of the thread): ' + event.data.summary);
-  } else if (event.type === 'error') {
-    line('error', event.code + ': ' + event.message);
-  }
-  if (event.id === search && /[.](complete|cancelled)$|^error$/.test(event.type)) search = null;
-}
-
-const socket = new WebSocket(new URL('/ws', location.href).href.replace(/^http/, 'ws'));
-socket.binaryType = 'arraybuffer';
-let frames = Promise.resolve();
-socket.onopen = () => { status.textContent = 'connected'; };
-socket.onclose = (event) => { status.textContent = 'disconnected (' + event.code + ')'; };
-socket.onmessage = (message) => {
-  frames = frames
-    .then(() => frameText(message.data))
-    .then((text) => {
-      for (const json of text.split('\\n')) if (json.trim()) handle(JSON.parse(json));
-    })
-    .catch((error) => line('error', String(error)));
-};
-
-let next = 0;
-form.addEventListener('submit', (event) => {
-  event.preventDefault();
-  if (!input.value || socket.readyState !== WebSocket.OPEN) return;
-  line('you', 'you: ' + input.value);
-  const payload = { text: input.value, agent_id: 'anima' };
-  socket.send(JSON.stringify({ type: 'chat.message', id: 'c' + ++next, payload }));
-  input.value = '';
-});
-
-function request(message) {
-  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-}
-
-searchForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  if (!query.value) return;
-  if (search) request({ type: 'cancel', id: search });
-  search = 's' + ++next;
-  found.textContent = 'searching…';
-  request({ type: 'memory_search', id: search, data: { query: query.value, limit: 10 } });
-});
-$('#cancel').addEventListener('click', () => {
-  if (search) request({ type: 'cancel', id: search });
-});
-$('#summarise').addEventListener('click', () => {
-  request({ type: 'memory_compress_preview', id: 'p' + ++next, data: { max_sentences: 3 } });
-});
-`;
+/** Where the page's script is served: see ./bundle.ts and ./page/main.ts. */
+export const PAGE_SCRIPT_PATH = '/app.js';
 
 /**
- * The demo page: a chat box on the echo agent, a summary of the chat so far, and a search of
- * the memories with its progress and a cancel button, all through `/ws`.
+ * The demo page: a chat box on the echo agent whose replies stream in token by token, a summary
+ * of the chat so far, a search of the memories with its progress and a cancel button, a live view
+ * of the frames as the outbox batches them, and the connection's status with its reconnects.
+ * The markup only; the script, built from the client, is {@link PAGE_SCRIPT_PATH}.
  */
 export function renderPage(): string {
   return `<!doctype html>
@@ -116,29 +14,55 @@ export function renderPage(): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ws-outbox demo</title>
+<link rel="icon" href="data:,">
 <style>
-  body { font: 15px/1.4 system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; }
-  #log { height: 24rem; overflow-y: auto; border: 1px solid #ccc; border-radius: 6px; padding: 0 .75rem; }
-  #log p { margin: .5rem 0; white-space: pre-wrap; }
+  body { font: 15px/1.4 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
+  main { display: grid; grid-template-columns: 3fr 2fr; gap: 1.5rem; }
+  h2 { font-size: 1.1rem; margin: 1rem 0 .5rem; }
+  #log { height: 20rem; overflow-y: auto; border: 1px solid #ccc; border-radius: 6px; padding: 0 .75rem; }
+  #log p { margin: .5rem 0; white-space: pre-wrap; overflow-wrap: anywhere; }
   .you { color: #555; } .agent { color: #0b5; } .agent.done { color: #063; } .error { color: #b00; }
   .summary { color: #05a; }
   form { display: flex; gap: .5rem; margin-top: .75rem; } #text, #query { flex: 1; padding: .4rem; }
-  #found p { margin: .25rem 0; font-size: 13px; }
+  #status { font-weight: 600; } #status.open { color: #063; } #status.reconnecting, #status.connecting { color: #a60; }
+  #status.closed { color: #b00; }
+  #progress { width: 100%; margin-top: .5rem; }
+  #found p { margin: .25rem 0; font-size: 13px; overflow-wrap: anywhere; }
+  #batches { font: 12px/1.5 ui-monospace, monospace; border: 1px solid #ccc; border-radius: 6px; padding: .25rem .5rem; min-height: 10rem; }
+  #batches p { margin: 0; } #batches .gzip { color: #05a; }
+  dl { display: grid; grid-template-columns: auto 1fr; gap: .1rem .75rem; margin: 0 0 .5rem; }
+  dd { margin: 0; font-variant-numeric: tabular-nums; }
 </style>
 </head>
 <body>
 <h1>ws-outbox demo</h1>
 <p>An echo agent streams your message back token by token, and keeps it as a memory to search
-  or summarise. Status: <span id="status">connecting…</span>
+  or summarise. Status: <span id="status">connecting</span> <span id="reconnects"></span>
   · <a href="/metrics">metrics</a></p>
+<main>
+<section>
+<h2>Chat</h2>
 <div id="log"></div>
 <form id="chat"><input id="text" autocomplete="off" placeholder="Say something" autofocus><button>Send</button>
   <button type="button" id="summarise">Summarise</button></form>
 <h2>Memories</h2>
 <form id="search"><input id="query" autocomplete="off" placeholder="saffron risotto tuesday">
   <button>Search</button><button type="button" id="cancel">Cancel</button></form>
+<progress id="progress" value="0" max="1"></progress>
+<div id="search-state"></div>
 <div id="found"></div>
-<script>${PAGE_SCRIPT}</script>
+</section>
+<section>
+<h2>Frames as they arrive</h2>
+<dl>
+  <dt>frames</dt><dd id="frames">0</dd>
+  <dt>messages</dt><dd id="messages">0</dd>
+  <dt>gzip frames</dt><dd id="compressed">0</dd>
+</dl>
+<div id="batches"></div>
+</section>
+</main>
+<script src="${PAGE_SCRIPT_PATH}"></script>
 </body>
 </html>
 `;
