@@ -123,8 +123,12 @@ function textOrGunzip(frame: Frame): string | Promise<string> {
   return base64 === undefined ? frame : gunzipToText(Buffer.from(base64, 'base64'));
 }
 
-/** The base64 payload when `text` is exactly a gzip envelope, else `undefined`. */
-function envelopeData(text: string): string | undefined {
+/**
+ * The base64 payload when `text` is exactly a gzip envelope (prefix, suffix, gzip magic, valid
+ * base64), else `undefined`. Not in the operators' index: shared with `ws-outbox/testing`.
+ * @internal
+ */
+export function envelopeData(text: string): string | undefined {
   if (!text.startsWith(COMPRESSED_ENVELOPE_PREFIX) || !text.endsWith(ENVELOPE_SUFFIX)) {
     return undefined;
   }

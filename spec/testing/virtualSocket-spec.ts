@@ -215,6 +215,14 @@ describe('createVirtualSocket', () => {
 });
 
 // The example of docs/testing.md, kept runnable: the test below must match it line for line.
+it('decodeFrameSync should read an application message that only looks like an envelope as text', () => {
+  // decodeFrame and the client leave such a message alone; the virtual socket must agree.
+  const lookAlike = '{"compressed":true,"encoding":"gzip","data":"not gzip"}';
+  expect(decodeFrameSync(lookAlike)).toEqual([
+    { compressed: true, encoding: 'gzip', data: 'not gzip' },
+  ]);
+});
+
 describe('docs/testing.md', () => {
   // example:start
   it('holds messages while the client stops reading, then sends them', () => {

@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { Observable, Subject, Subscription } from 'rxjs';
 import type { SchedulerLike } from 'rxjs';
-import { COMPRESSED_ENVELOPE_PREFIX } from '../../operators/decodeFrame.js';
+import { envelopeData } from '../../operators/decodeFrame.js';
 import { parseNdjson } from '../../operators/fromNdjson.js';
 import type { Frame, SendableSocket } from '../socketSink.js';
 
@@ -102,8 +102,9 @@ interface MutableFrame {
  */
 export function decodeFrameSync(frame: Frame): unknown[] {
   if (typeof frame !== 'string') return parseNdjson(gunzipSync(frame).toString('utf8'));
-  if (frame.startsWith(COMPRESSED_ENVELOPE_PREFIX)) {
-    const { data } = JSON.parse(frame) as { data: string };
+  // The same envelope test as decodeFrame's: a look-alike application message stays text.
+  const data = envelopeData(frame);
+  if (data !== undefined) {
     return parseNdjson(gunzipSync(Buffer.from(data, 'base64')).toString('utf8'));
   }
   return parseNdjson(frame);
