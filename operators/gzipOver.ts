@@ -1,4 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable } from 'rxjs';
+import type { MonoTypeOperatorFunction, OperatorFunction } from 'rxjs';
 import { gzip, gzipSync } from 'node:zlib';
 import { COMPRESSED_ENVELOPE_PREFIX } from './decodeFrame.js';
 
@@ -31,6 +32,14 @@ export interface GzipOverConfig {
    * {@link gzipSyncCompressor} to make the operator synchronous, e.g. in marble tests.
    */
   compressor?: GzipCompressor;
+  /**
+   * Called with the UTF-8 bytes of the frames the operator holds (waiting for compression,
+   * compressing, or waiting behind one that is) each time that total changes. Give it to the
+   * consumer's byte budget, `socketSink`'s `setUpstreamBytes` for one, so that frames queued here
+   * count against its high-water mark: then a buffer upstream stops while compression lags,
+   * whatever the compressor. A frame's bytes leave the total only after it has been emitted.
+   */
+  onPending?: (bytes: number) => void;
 }
 
 /**
@@ -105,18 +114,6 @@ export function inlineGzipCompressor(inlineMaxBytes: number): GzipCompressor {
 const DEFAULT_LEVEL = 1;
 const DEFAULT_CONCURRENCY = 2;
 
-/** One source frame, from the moment it arrives until it is emitted. */
-interface Slot {
-  /** What to emit; unset while the frame waits for, or is in, compression. */
-  output?: string | Uint8Array;
-}
-
-/** A large frame not yet handed to the compressor. */
-interface PendingCompression {
-  readonly slot: Slot;
-  readonly text: string;
-}
-
 /**
  * Gzips the frames larger than a threshold, off the event loop, and keeps every frame in order.
  *
@@ -166,11 +163,39 @@ export function gzipOver(
   thresholdBytes: number,
   config: GzipOverConfig = {},
 ): OperatorFunction<string, string | Uint8Array> {
+  return gzipInOrder<string | Uint8Array>(thresholdBytes, config, {
+    textOf: (frame) => (typeof frame === 'string' ? frame : undefined),
+    withOutput: (_frame, output) => output,
+  }) as OperatorFunction<string, string | Uint8Array>;
+}
+
+/**
+ * How {@link gzipInOrder} reads and rewrites the frames it carries.
+ * @internal
+ */
+export interface GzipFrameAccess<F> {
+  /** The frame's text, when it may be gzipped; `undefined` for a frame that passes as it is. */
+  textOf(frame: F): string | undefined;
+  /** The frame as emitted once its text is replaced by the gzip `output`. */
+  withOutput(frame: F, output: string | Uint8Array): F;
+}
+
+/**
+ * {@link gzipOver} for frames that carry more than their text (the outbox's frames carry what
+ * they must be accounted for): the same ordering, parallelism and `onPending` reports.
+ * @internal
+ */
+export function gzipInOrder<F>(
+  thresholdBytes: number,
+  config: GzipOverConfig,
+  access: GzipFrameAccess<F>,
+): MonoTypeOperatorFunction<F> {
   const {
     level = DEFAULT_LEVEL,
     encoding = 'binary',
     concurrency = DEFAULT_CONCURRENCY,
     compressor = gzipInThreadPool,
+    onPending,
   } = config;
   if (!Number.isFinite(thresholdBytes) || thresholdBytes < 0) {
     throw new RangeError(
@@ -188,6 +213,9 @@ export function gzipOver(
       `gzipOver: encoding must be 'binary' or 'base64', got ${String(encoding)}`,
     );
   }
+  if (onPending !== undefined && typeof onPending !== 'function') {
+    throw new TypeError('gzipOver: `onPending` must be a function');
+  }
   const encode =
     encoding === 'binary'
       ? (bytes: Uint8Array) => bytes
@@ -197,15 +225,18 @@ export function gzipOver(
           '"}';
 
   return (source) =>
-    new Observable<string | Uint8Array>((subscriber) => {
+    new Observable<F>((subscriber) => {
       // Every frame not yet emitted, in source order.
-      const slots: Slot[] = [];
+      const slots: Slot<F>[] = [];
       // Large frames not yet handed to the compressor, in source order. Only the waiting frames
       // keep their text: once compressing, the slot holds nothing until the result arrives.
-      const waiting: PendingCompression[] = [];
+      const waiting: PendingCompression<F>[] = [];
       let compressing = 0;
       let sourceComplete = false;
       let draining = false;
+      // UTF-8 bytes of the frames in `slots`, and what `onPending` was last told.
+      let heldBytes = 0;
+      let reportedBytes = 0;
       // Cleared on teardown, so that late compression results are dropped.
       let active = true;
 
@@ -214,24 +245,30 @@ export function gzipOver(
         subscriber.error(error);
       };
 
-      const finish = (slot: Slot, bytes: Uint8Array) => {
+      const report = () => {
+        if (onPending === undefined || heldBytes === reportedBytes) return;
+        reportedBytes = heldBytes;
+        onPending(heldBytes);
+      };
+
+      const finish = (slot: Slot<F>, frame: F, bytes: Uint8Array) => {
         compressing--;
-        slot.output = encode(bytes);
+        slot.output = access.withOutput(frame, encode(bytes));
       };
 
       // Returns false when the compression has not finished yet.
-      const compress = ({ slot, text }: PendingCompression): boolean => {
+      const compress = ({ slot, frame, text }: PendingCompression<F>): boolean => {
         compressing++;
         const result = compressor(Buffer.from(text, 'utf8'), level);
         if (!isPromiseLike(result)) {
-          finish(slot, result);
+          finish(slot, frame, result);
           return true;
         }
         result.then(
           (bytes) => {
             if (!active) return;
             try {
-              finish(slot, bytes);
+              finish(slot, frame, bytes);
               drain();
             } catch (error) {
               fail(error);
@@ -255,10 +292,12 @@ export function gzipOver(
           while (progressed && active) {
             progressed = false;
             while (active && slots.length > 0) {
-              const { output } = slots[0];
-              if (output === undefined) break;
+              const slot = slots[0];
+              if (slot.output === undefined) break;
               slots.shift();
-              subscriber.next(output);
+              subscriber.next(slot.output);
+              // Only now: until the consumer has the frame, its bytes are still held here.
+              heldBytes -= slot.bytes;
               progressed = true;
             }
             while (active && compressing < concurrency && waiting.length > 0) {
@@ -268,26 +307,34 @@ export function gzipOver(
         } finally {
           draining = false;
         }
-        if (active && sourceComplete && slots.length === 0) {
+        if (!active) return;
+        if (sourceComplete && slots.length === 0) {
           active = false;
+          report();
           subscriber.complete();
+          return;
         }
+        // Last, and outside the loop: the report may release new frames into this operator.
+        report();
       };
 
       const subscription = source.subscribe({
-        next: (text) => {
+        next: (frame) => {
           try {
-            if (Buffer.byteLength(text, 'utf8') <= thresholdBytes) {
+            const text = access.textOf(frame);
+            const bytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+            if (text === undefined || bytes <= thresholdBytes) {
               if (slots.length === 0) {
-                subscriber.next(text);
+                subscriber.next(frame);
                 return;
               }
-              slots.push({ output: text });
+              slots.push({ output: frame, bytes });
             } else {
-              const slot: Slot = {};
+              const slot: Slot<F> = { output: undefined, bytes };
               slots.push(slot);
-              waiting.push({ slot, text });
+              waiting.push({ slot, frame, text });
             }
+            heldBytes += bytes;
             drain();
           } catch (error) {
             fail(error);
@@ -308,9 +355,27 @@ export function gzipOver(
         active = false;
         slots.length = 0;
         waiting.length = 0;
+        heldBytes = 0;
         subscription.unsubscribe();
+        // Whoever counts these bytes must not go on counting frames that will never come.
+        report();
       };
     });
+}
+
+/** One source frame, from the moment it arrives until it is emitted. */
+interface Slot<F> {
+  /** What to emit; unset while the frame waits for, or is in, compression. */
+  output: F | undefined;
+  /** The UTF-8 size of the frame's text, counted in `onPending`'s total while it is held. */
+  readonly bytes: number;
+}
+
+/** A large frame not yet handed to the compressor. */
+interface PendingCompression<F> {
+  readonly slot: Slot<F>;
+  readonly frame: F;
+  readonly text: string;
 }
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

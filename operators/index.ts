@@ -8,3 +8,4 @@ export { fromNdjson, parseNdjson } from './fromNdjson.js';
 export { gzipOver, gzipSyncCompressor, inlineGzipCompressor } from './gzipOver.js';
 export type { GzipOverConfig, GzipCompressor } from './gzipOver.js';
 export { decodeFrame, decodeFrames, COMPRESSED_ENVELOPE_PREFIX } from './decodeFrame.js';
+export { RawJson, isRawJson } from './rawJson.js';

@@ -1,6 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import fastJson from 'fast-json-stringify';
 import type { Schema } from 'fast-json-stringify';
+import { isRawJson } from './rawJson.js';
 
 /**
  * Options for {@link ndjson}.
@@ -52,7 +53,9 @@ type OutputCheck = typeof TRUSTED_OUTPUT | typeof SCHEMA_OUTPUT | typeof UNTRUST
  *
  * Each value is serialized with `JSON.stringify`, with a fast-json-stringify serializer
  * compiled from `schema`, or with a custom `stringify`. The serializer is built once, when
- * `ndjson()` is called, and shared by every subscription.
+ * `ndjson()` is called, and shared by every subscription. A {@link RawJson} value is written as
+ * it is: serialized once elsewhere (a message broadcast to many sockets), it is neither
+ * serialized nor scanned again.
  *
  * A value that cannot be serialized (a circular structure, a BigInt, a top-level `undefined`,
  * function or symbol, a value a schema rejects, or a custom output that would break the
@@ -93,6 +96,48 @@ type OutputCheck = typeof TRUSTED_OUTPUT | typeof SCHEMA_OUTPUT | typeof UNTRUST
  * @throws {TypeError} At creation, when both `schema` and `stringify` are given.
  */
 export function ndjson<T>(config: NdjsonConfig<T> = {}): OperatorFunction<readonly T[], string> {
+  const encodeBatch = ndjsonEncoder(config);
+  return (source) =>
+    new Observable<string>((subscriber) =>
+      source.subscribe({
+        next(batch) {
+          let text: string | undefined;
+          try {
+            text = encodeBatch(batch);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          if (text !== undefined) {
+            subscriber.next(text);
+          }
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
+
+/**
+ * Encodes one batch: the NDJSON text of its serializable values, or `undefined` when none is.
+ * Values that cannot be serialized go to `onError` (the one given here, else the config's); a
+ * throw from `onError` propagates.
+ * @internal
+ */
+export type BatchEncoder<T> = (
+  batch: readonly T[],
+  onError?: (error: unknown, value: T) => void,
+) => string | undefined;
+
+/**
+ * What {@link ndjson} does to each batch, for stages that carry more than the text (the outbox's
+ * frames carry what they must be accounted for), with the serializer compiled once.
+ *
+ * @param config As {@link ndjson}'s.
+ * @returns The batch encoder.
+ * @internal
+ */
+export function ndjsonEncoder<T>(config: NdjsonConfig<T> = {}): BatchEncoder<T> {
   const { schema, stringify, onError } = config;
   if (schema !== undefined && stringify !== undefined) {
     throw new TypeError('ndjson: `schema` and `stringify` are mutually exclusive');
@@ -116,34 +161,14 @@ export function ndjson<T>(config: NdjsonConfig<T> = {}): OperatorFunction<readon
     serialize = JSON.stringify;
     outputCheck = TRUSTED_OUTPUT;
   }
-  const encodeBatch = createBatchEncoder(serialize, outputCheck, onError);
-
-  return (source) =>
-    new Observable<string>((subscriber) =>
-      source.subscribe({
-        next(batch) {
-          let text: string | undefined;
-          try {
-            text = encodeBatch(batch);
-          } catch (error) {
-            subscriber.error(error);
-            return;
-          }
-          if (text !== undefined) {
-            subscriber.next(text);
-          }
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
+  return createBatchEncoder(serialize, outputCheck, onError);
 }
 
 function createBatchEncoder<T>(
   serialize: Serializer<T>,
   outputCheck: OutputCheck,
-  onError: ((error: unknown, value: T) => void) | undefined,
-): (batch: readonly T[]) => string | undefined {
+  defaultOnError: ((error: unknown, value: T) => void) | undefined,
+): BatchEncoder<T> {
   // The slow path: resumes after the first bad value with a guard around each value. Called
   // at most once a batch, so a batch of good values pays for no per-value try/catch.
   function finishBatch(
@@ -151,29 +176,34 @@ function createBatchEncoder<T>(
     badIndex: number,
     badError: unknown,
     text: string,
+    onError: ((error: unknown, value: T) => void) | undefined,
   ): string | undefined {
     onError?.(badError, batch[badIndex]);
     let count = badIndex;
     for (let index = badIndex + 1; index < batch.length; index++) {
       const value = batch[index];
       let serialized: unknown;
-      let thrown = false;
-      let thrownError: unknown;
-      try {
-        serialized = serialize(value);
-      } catch (error) {
-        thrown = true;
-        thrownError = error;
-      }
-      // onError runs outside the try above so that its own throw reaches the subscriber.
-      if (thrown) {
-        onError?.(thrownError, value);
-        continue;
-      }
-      const rejection = rejectOutput(serialized, outputCheck);
-      if (rejection !== undefined) {
-        onError?.(rejection, value);
-        continue;
+      if (isRawJson(value)) {
+        serialized = value.json;
+      } else {
+        let thrown = false;
+        let thrownError: unknown;
+        try {
+          serialized = serialize(value);
+        } catch (error) {
+          thrown = true;
+          thrownError = error;
+        }
+        // onError runs outside the try above so that its own throw reaches the subscriber.
+        if (thrown) {
+          onError?.(thrownError, value);
+          continue;
+        }
+        const rejection = rejectOutput(serialized, outputCheck);
+        if (rejection !== undefined) {
+          onError?.(rejection, value);
+          continue;
+        }
       }
       text = count === 0 ? (serialized as string) : text + '\n' + (serialized as string);
       count++;
@@ -181,28 +211,34 @@ function createBatchEncoder<T>(
     return count === 0 ? undefined : text;
   }
 
-  return function encodeBatch(batch) {
+  return function encodeBatch(batch, onError = defaultOnError) {
     const length = batch.length;
     let text = '';
     let index = 0;
     let serialized: unknown;
     try {
       for (; index < length; index++) {
-        serialized = serialize(batch[index]);
-        if (
-          typeof serialized !== 'string' ||
-          (outputCheck !== TRUSTED_OUTPUT && isUnframable(serialized, outputCheck))
-        ) {
-          break;
+        const value = batch[index];
+        if (isRawJson(value)) {
+          // Checked once, when it was made: neither serialized nor scanned again.
+          serialized = value.json;
+        } else {
+          serialized = serialize(value);
+          if (
+            typeof serialized !== 'string' ||
+            (outputCheck !== TRUSTED_OUTPUT && isUnframable(serialized, outputCheck))
+          ) {
+            break;
+          }
         }
         // Concatenation measured faster than push + join for batches of small values.
-        text = index === 0 ? serialized : text + '\n' + serialized;
+        text = index === 0 ? (serialized as string) : text + '\n' + (serialized as string);
       }
     } catch (error) {
-      return finishBatch(batch, index, error, text);
+      return finishBatch(batch, index, error, text, onError);
     }
     if (index < length) {
-      return finishBatch(batch, index, rejectOutput(serialized, outputCheck), text);
+      return finishBatch(batch, index, rejectOutput(serialized, outputCheck), text, onError);
     }
     return length === 0 ? undefined : text;
   };

@@ -1,10 +1,12 @@
 import { register as globalRegistry, Registry } from 'prom-client';
+import { VirtualTimeScheduler } from 'rxjs';
 import { WsOutbox } from '../src/index.js';
 import type { WsOutboxOptions } from '../src/index.js';
 import { outboxMetrics } from '../src/metrics.js';
 import { FrameCollector } from './helpers/frameCollector.js';
 import { expectSeedMetrics, sample } from './helpers/metricsText.js';
-import { closed, TestServer } from './helpers/wsServer.js';
+import { SocketDouble } from './helpers/socketDouble.js';
+import { TestServer } from './helpers/wsServer.js';
 
 interface Msg {
   seq: number;
@@ -92,40 +94,46 @@ describe('outbox metrics', () => {
     expect(sample(metrics, 'ws_outbox_bytes_sent_total')).toBeLessThan(20_000);
   });
 
+  /** An outbox on a socket whose client has stopped reading: no send is ever called back. */
+  function stalledOutbox(options: WsOutboxOptions<Msg>) {
+    const socket = new SocketDouble(new VirtualTimeScheduler());
+    socket.stall();
+    const outbox = new WsOutbox<Msg>(socket, { metrics: registry, ...options }).start();
+    return { socket, outbox };
+  }
+
+  // The first message leaves at once (maxBatch 1) and its frame alone is over highWaterMark,
+  // which keeps the buffer closed: what follows is held.
+  const holding: WsOutboxOptions<Msg> = { maxBatch: 1, highWaterMark: 5 };
+
   it('should sum the messages held across all live outboxes in the queue-size gauge', async () => {
-    // One message in flight (maxInFlight 1) waiting out a long coalescing window keeps the
-    // buffer closed, so what follows is held until the socket goes away.
-    const holding: WsOutboxOptions<Msg> = { maxInFlight: 1, coalesceMs: 60_000 };
-    const a = await outboxOnPair(holding);
-    const b = await outboxOnPair(holding);
-    a.client.pause();
-    b.client.pause();
+    const a = stalledOutbox(holding);
+    const b = stalledOutbox(holding);
 
     for (let seq = 0; seq < 4; seq++) a.outbox.send({ seq });
     for (let seq = 0; seq < 6; seq++) b.outbox.send({ seq });
 
     expect(sample(await text(), 'ws_outbox_queue_size')).toBe(3 + 5);
-    a.client.terminate();
-    await closed(a.server);
+    a.socket.close();
     expect(sample(await text(), 'ws_outbox_queue_size')).toBe(5);
+    // The frame in flight fails with the socket; the held messages are dropped.
     expect(a.outbox.stats()).toEqual({
       accepted: 4,
       delivered: 0,
-      dropped: 4,
-      failed: 0,
+      dropped: 3,
+      failed: 1,
       pending: 0,
     });
-    b.client.terminate();
-    await closed(b.server);
+    b.socket.close();
     const metrics = await text();
     expect(sample(metrics, 'ws_outbox_queue_size')).toBe(0);
-    expect(sample(metrics, 'ws_outbox_dropped_messages_total')).toBe(4 + 6);
+    expect(sample(metrics, 'ws_outbox_dropped_messages_total')).toBe(3 + 5);
   });
 
   it('should count overflow drops across outboxes', async () => {
-    const options: WsOutboxOptions<Msg> = { maxInFlight: 1, coalesceMs: 60_000, capacity: 2 };
-    const a = await outboxOnPair(options);
-    const b = await outboxOnPair(options);
+    const options: WsOutboxOptions<Msg> = { ...holding, capacity: 2 };
+    const a = stalledOutbox(options);
+    const b = stalledOutbox(options);
 
     // 1 in flight, 2 held, the rest dropped.
     const sentA = [0, 1, 2, 3, 4].map((seq) => a.outbox.send({ seq }));

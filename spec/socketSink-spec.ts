@@ -32,15 +32,15 @@ describe('socketSink on a real ws socket', () => {
     const { server: socket } = await server.pair();
     const sink = socketSink(socket, { highWaterMark: 1024 });
     const readiness: boolean[] = [];
-    sink.ready.subscribe((ready) => readiness.push(ready));
+    sink.ready$.subscribe((ready) => readiness.push(ready));
 
     sink.send('a'.repeat(2048));
 
-    expect(sink.isReady).toBe(false);
+    expect(sink.ready).toBe(false);
     expect(sink.pendingBytes).toBe(2048);
     expect(sink.pendingFrames).toBe(1);
     await sink.flushed();
-    expect(sink.isReady).toBe(true);
+    expect(sink.ready).toBe(true);
     expect(sink.pendingBytes).toBe(0);
     expect(sink.pendingFrames).toBe(0);
     expect(readiness).toEqual([true, false, true]);
@@ -51,11 +51,11 @@ describe('socketSink on a real ws socket', () => {
     const sink = socketSink(socket, { highWaterMark: 1024 });
 
     sink.send('a'.repeat(600));
-    expect(sink.isReady).toBe(true);
+    expect(sink.ready).toBe(true);
     sink.send('b'.repeat(600));
-    expect(sink.isReady).toBe(false);
+    expect(sink.ready).toBe(false);
     await sink.flushed();
-    expect(sink.isReady).toBe(true);
+    expect(sink.ready).toBe(true);
   });
 
   it('should default highWaterMark to 1 MiB', async () => {
@@ -63,9 +63,9 @@ describe('socketSink on a real ws socket', () => {
     const sink = socketSink(socket);
 
     sink.send(Buffer.alloc(1024 * 1024 - 1));
-    expect(sink.isReady).toBe(true);
+    expect(sink.ready).toBe(true);
     sink.send(Buffer.alloc(1));
-    expect(sink.isReady).toBe(false);
+    expect(sink.ready).toBe(false);
     await sink.flushed();
   });
 
@@ -145,16 +145,16 @@ describe('socketSink on a real ws socket', () => {
     expect(results[0].error).toBeInstanceOf(Error);
     expect(sink.pendingBytes).toBe(0);
     // A closed socket has no demand, whatever its bytes in flight.
-    expect(sink.isReady).toBe(false);
+    expect(sink.ready).toBe(false);
   });
 
   it('should report not ready until a connecting socket opens', async () => {
     const { client } = server.connect();
     const sink = socketSink(client);
     const readiness: boolean[] = [];
-    sink.ready.subscribe((ready) => readiness.push(ready));
+    sink.ready$.subscribe((ready) => readiness.push(ready));
 
-    expect(sink.isReady).toBe(false);
+    expect(sink.ready).toBe(false);
     await until(() => client.readyState === WebSocket.OPEN, client, 'open');
 
     expect(readiness).toEqual([false, true]);
@@ -167,15 +167,15 @@ describe('socketSink on a real ws socket', () => {
     const { server: socket } = await server.pair();
     const sink = socketSink(socket);
 
-    expect(sink.isReady).toBe(true);
+    expect(sink.ready).toBe(true);
     socket.close();
     sink.send('x', () => {});
     await sink.flushed();
 
     expect(socket.readyState).toBe(WebSocket.CLOSING);
-    expect(sink.isReady).toBe(false);
+    expect(sink.ready).toBe(false);
     await closed(socket);
-    expect(sink.isReady).toBe(false);
+    expect(sink.ready).toBe(false);
   });
 
   it('should settle a frame with an error when ws throws (socket still connecting)', async () => {

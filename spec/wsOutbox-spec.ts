@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type WebSocket from 'ws';
 import { Registry } from 'prom-client';
+import { VirtualTimeScheduler } from 'rxjs';
 import { COMPRESSED_ENVELOPE_PREFIX, WsOutbox } from '../src/index.js';
 import type { OutboxStats } from '../src/index.js';
 import { FrameCollector } from './helpers/frameCollector.js';
@@ -124,13 +125,9 @@ describe('WsOutbox on a real ws socket', () => {
     const highWaterMark = 64 * KIB;
     const capacity = 512;
     const maxBatch = 16;
-    // maxInFlight well above highWaterMark's ~64 messages, so the byte bound is what stops the
-    // buffer (the default, 2 × maxBatch, would stop it first at ~32 KiB).
-    const maxInFlight = 1024;
     const outbox = new WsOutbox<Msg>(meter, {
       highWaterMark,
       maxBatch,
-      maxInFlight,
       capacity,
       compressAbove: false,
       metrics: registry,
@@ -225,15 +222,16 @@ describe('WsOutbox on a real ws socket', () => {
     const received = new FrameCollector(client);
     const outbox = new WsOutbox<Msg>(socket, {
       maxBatch: 8,
-      maxInFlight: 16,
+      // The first full batch alone is over it: everything after is held.
+      highWaterMark: 1,
       metrics: registry,
     }).start();
     const input = Array.from({ length: 500 }, (_, seq) => ({ seq }));
 
     for (const message of input) outbox.send(message);
-    // 16 are past the buffer (maxInFlight), the other 484 are held.
+    // 8 are past the buffer (one full batch, in the socket), the other 492 are held.
     expect(outbox.ready).toBe(false);
-    expect(await metric('ws_outbox_queue_size')).toBe(484);
+    expect(await metric('ws_outbox_queue_size')).toBe(492);
     const stats = await outbox.stop();
 
     expect(stats).toEqual({ accepted: 500, delivered: 500, dropped: 0, failed: 0, pending: 0 });
@@ -373,12 +371,16 @@ describe('WsOutbox on a real ws socket', () => {
 
   it('should count a frame the socket refuses as failed and as a send error', async () => {
     const { server: socket } = await server.pair();
-    const outbox = new WsOutbox<Msg>(socket, { leading: true, metrics: registry }).start();
+    // The coalescing deadline on a scheduler the test flushes by hand.
+    const scheduler = new VirtualTimeScheduler();
+    const outbox = new WsOutbox<Msg>(socket, { scheduler, metrics: registry }).start();
 
+    expect(outbox.send({ seq: 0 })).toBe(true);
     // CLOSING at once; the 'close' event waits for the peer, so the frame reaches ws.send first.
     socket.close();
-    expect(outbox.send({ seq: 0 })).toBe(true);
-    await closed(socket);
+    scheduler.flush();
+    // ws refuses a send on a closing socket on the next tick.
+    await nextTurn();
 
     expect(outbox.stats()).toEqual({
       accepted: 1,

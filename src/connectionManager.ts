@@ -1,8 +1,8 @@
+import { RawJson } from '../operators/rawJson.js';
 import { Heartbeat } from './heartbeat.js';
 import type { HeartbeatOptions, HeartbeatSocket } from './heartbeat.js';
-import { RawJson } from './rawJson.js';
 import { resolveMetrics } from './metrics.js';
-import { createSerializer } from './serializer.js';
+import { outboxConfig } from './outboxConfig.js';
 import type { SendableSocket } from './socketSink.js';
 import { WsOutbox } from './wsOutbox.js';
 import type { OutboxStats, WsOutboxOptions } from './wsOutbox.js';
@@ -55,17 +55,21 @@ interface Connection<T> {
  */
 export class ConnectionManager<T = unknown> {
   private readonly connections = new Map<SendableSocket, Connection<T>>();
-  private readonly stringify: (message: T) => string;
   private readonly heartbeat: Heartbeat<ManagedSocket, RawJson> | undefined;
-
+  /** One options object for every outbox, so that they share what is derived from it. */
   private readonly outboxOptions: WsOutboxOptions<T>;
+  /** The heartbeat's application message goes through the socket's outbox. */
+  private readonly sendHeartbeat = (message: RawJson, socket: ManagedSocket): void => {
+    this.connections.get(socket)?.outbox.send(message);
+  };
 
   constructor(private readonly options: ConnectionManagerOptions<T> = {}) {
-    this.stringify = createSerializer(options.outbox ?? {});
     // Registered now, not with the first outbox, so a scrape before any connection already
     // shows every series (at zero).
     const metrics = resolveMetrics(options.outbox?.metrics);
     this.outboxOptions = { ...options.outbox, metrics: metrics ?? false };
+    // Validates the options now, and compiles the serializer once for every outbox.
+    outboxConfig(this.outboxOptions);
     this.heartbeat = options.heartbeat === false ? undefined : createHeartbeat(options);
   }
 
@@ -107,7 +111,7 @@ export class ConnectionManager<T = unknown> {
     const onClose = () => void this.disconnect(socket);
     socket.on('close', onClose);
     this.connections.set(socket, { socket, outbox, sessionId, onClose });
-    this.heartbeat?.add(socket, (message) => outbox.send(message));
+    this.heartbeat?.add(socket, this.sendHeartbeat);
     return outbox;
   }
 
@@ -139,7 +143,14 @@ export class ConnectionManager<T = unknown> {
    */
   broadcast(message: T): number {
     if (this.connections.size === 0) return 0;
-    const shared = new RawJson(this.stringify(message));
+    let failure: unknown;
+    const json = outboxConfig(this.outboxOptions).encode([message], (error) => (failure = error));
+    if (json === undefined) {
+      throw new TypeError('ConnectionManager.broadcast: the message cannot be serialized', {
+        cause: failure,
+      });
+    }
+    const shared = new RawJson(json);
     let accepted = 0;
     for (const { outbox } of this.connections.values()) {
       if (outbox.send(shared)) accepted++;

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { asyncScheduler, interval } from 'rxjs';
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { resolveMetrics } from './metrics.js';
+import { reportUnhandledError } from './reportError.js';
 import type { OutboxMetrics } from './metrics.js';
 
 /**
@@ -39,10 +40,10 @@ export interface HeartbeatOptions<S extends HeartbeatSocket = HeartbeatSocket, M
   onError?: (error: unknown) => void;
 }
 
-interface Peer<M> {
+interface Peer<S, M> {
   alive: boolean;
   readonly onPong: () => void;
-  readonly send: ((message: M) => void) | undefined;
+  readonly send: ((message: M, socket: S) => void) | undefined;
 }
 
 /** `WebSocket.OPEN` and `WebSocket.CLOSED` in `ws` and in browsers. */
@@ -84,7 +85,7 @@ const DEFAULT_INTERVAL_MS = 25_000;
  * @param options See {@link HeartbeatOptions}.
  */
 export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown> {
-  private readonly peers = new Map<S, Peer<M>>();
+  private readonly peers = new Map<S, Peer<S, M>>();
   private readonly intervalMs: number;
   private readonly scheduler: SchedulerLike;
   private readonly metrics: OutboxMetrics | undefined;
@@ -108,13 +109,14 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
   /**
    * Watches a socket: it counts as alive until its first ping goes unanswered.
    * @param socket An open socket. Adding one already watched does nothing.
-   * @param send Where the application-level heartbeat message goes, e.g. its outbox's `send`.
+   * @param send Where the application-level heartbeat message goes, e.g. its outbox's `send`;
+   * called with the message and the socket, so one function can serve every socket.
    * @throws Error after `dispose()`.
    */
-  add(socket: S, send?: (message: M) => void): void {
+  add(socket: S, send?: (message: M, socket: S) => void): void {
     if (this.disposed) throw new Error('Heartbeat: add() after dispose()');
     if (this.peers.has(socket)) return;
-    const peer: Peer<M> = {
+    const peer: Peer<S, M> = {
       alive: true,
       onPong: () => {
         peer.alive = true;
@@ -148,7 +150,7 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
   }
 
   private tick(): void {
-    const pinged: Array<[S, Peer<M>]> = [];
+    const pinged: Array<[S, Peer<S, M>]> = [];
     // A snapshot: terminate() and onTerminate may remove sockets while we go through them.
     for (const [socket, peer] of [...this.peers]) {
       if (this.peers.get(socket) !== peer) continue;
@@ -180,7 +182,7 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
     this.options.onTerminate?.(socket);
   }
 
-  private sendMessage(build: () => M, peers: Array<[S, Peer<M>]>): void {
+  private sendMessage(build: () => M, peers: Array<[S, Peer<S, M>]>): void {
     let message: M;
     try {
       message = build();
@@ -192,7 +194,7 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
       // onTerminate, or a send, may have removed a socket pinged earlier in this tick.
       if (this.peers.get(socket) !== peer) continue;
       try {
-        peer.send?.(message);
+        peer.send?.(message, socket);
       } catch (error) {
         this.reportError(error);
       }
@@ -205,9 +207,6 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
       onError(error);
       return;
     }
-    // Like RxJS's unhandled errors: out of band, so the tick (and the other sockets) go on.
-    queueMicrotask(() => {
-      throw error;
-    });
+    reportUnhandledError(error);
   }
 }

@@ -7,13 +7,12 @@ export type {
   SocketSink,
   SocketSinkConfig,
 } from './socketSink.js';
-export { WsOutbox } from './wsOutbox.js';
+export { OutboxEndedError, WsOutbox } from './wsOutbox.js';
 export type { OutboxStats, SendOptions, WsOutboxOptions } from './wsOutbox.js';
 export { ConnectionManager } from './connectionManager.js';
 export type { ConnectionManagerOptions, ManagedSocket } from './connectionManager.js';
 export { Heartbeat } from './heartbeat.js';
 export type { HeartbeatOptions, HeartbeatSocket } from './heartbeat.js';
-export { RawJson } from './rawJson.js';
 export {
   outboxMetrics,
   BATCH_SIZE_BUCKETS,

@@ -1,32 +1,21 @@
 import type { Registry } from 'prom-client';
-import {
-  asyncScheduler,
-  BehaviorSubject,
-  identity,
-  Observable,
-  Subject,
-  Subscription,
-  tap,
-} from 'rxjs';
-import type { OperatorFunction, SchedulerLike } from 'rxjs';
-import {
-  boundedBuffer,
-  coalesce,
-  COMPRESSED_ENVELOPE_PREFIX,
-  gzipOver,
-  inlineGzipCompressor,
-  ndjson,
-} from '../operators/index.js';
-import type { GzipCompressor, OverflowStrategy } from '../operators/index.js';
-import { resolveMetrics } from './metrics.js';
+import { BehaviorSubject, Observable, Subscription } from 'rxjs';
+import type { SchedulerLike, Subscriber } from 'rxjs';
+import { boundedBuffer } from '../operators/boundedBuffer.js';
+import type { OverflowStrategy } from '../operators/boundedBuffer.js';
+import type { GzipCompressor } from '../operators/gzipOver.js';
+import { isRawJson } from '../operators/rawJson.js';
+import type { RawJson } from '../operators/rawJson.js';
 import type { OutboxMetrics } from './metrics.js';
-import { RawJson } from './rawJson.js';
-import { createSerializer } from './serializer.js';
+import { CriticalJson, outboxConfig } from './outboxConfig.js';
+import type { Entry, OutboxConfig } from './outboxConfig.js';
+import type { OutgoingFrame } from './outgoingFrame.js';
+import { reportUnhandledError } from './reportError.js';
 import { socketSink } from './socketSink.js';
-import type { Frame, SendableSocket, SendResult, SocketSink } from './socketSink.js';
+import type { SendableSocket, SendResult, SocketSink } from './socketSink.js';
 
 export interface WsOutboxOptions<T> {
-  /** Messages held while the socket is not ready. Default 512 (the seed's `OUTBOX_MAX`). */
+  /** Messages held while the socket is not ready. Default 512 (the original design's `OUTBOX_MAX`). */
   capacity?: number;
   /** What to do with a message that finds the buffer full. Default `'drop-newest'`. */
   overflow?: OverflowStrategy;
@@ -37,33 +26,28 @@ export interface WsOutboxOptions<T> {
   /** Send the first message after idle alone and at once. Default false. */
   leading?: boolean;
   /**
-   * Frames over this many UTF-8 bytes are gzipped off the event loop; `false` turns
-   * compression off. Default 10,000.
+   * Frames over this many UTF-8 bytes are gzipped; `false` turns compression off. Default 10,000.
    */
   compressAbove?: number | false;
-  /** zlib level for compressed frames. Default: `gzipOver`'s. */
+  /** zlib level for compressed frames. Default: `gzipOver`'s (1). */
   compressionLevel?: number;
   /** `'binary'` frames (default) or the base64 JSON envelope for text-only clients. */
   compressionEncoding?: 'binary' | 'base64';
   /**
-   * Serialized bytes past the batch (frames being compressed, and frames inside the socket
-   * not yet flushed) above which the buffer stops releasing. Default 1 MiB.
+   * Bytes past the buffer (frames being compressed, and frames inside the socket not yet
+   * flushed) at or above which the buffer stops releasing. Default 1 MiB.
    */
   highWaterMark?: number;
-  /**
-   * An extra cap, in messages, on what is past the buffer and not yet settled by a send
-   * callback. Default: none (memory is already bounded by `maxBatch` and `highWaterMark`).
-   * Send callbacks fire only on a later event-loop turn, so a cap below what one turn
-   * produces makes a burst overflow the buffer even when the socket could take it.
-   */
-  maxInFlight?: number;
   /** A JSON Schema: messages are serialized by fast-json-stringify, compiled once. */
   schema?: object;
   /** A serializer of your own (exclusive with `schema`); it must not emit raw newlines. */
   stringify?: (message: T) => string;
   /** Sees each message that could not be serialized. It is counted as failed either way. */
   onSerializeError?: (error: unknown, message: T) => void;
-  /** Sees an error that ended the pipeline (for example `BufferOverflowError`). */
+  /**
+   * Sees an error that ended the outbox (a `BufferOverflowError` under `overflow: 'error'`, a
+   * failed gzip). Default: rethrown out of band, as RxJS reports an error nobody handles.
+   */
   onError?: (error: unknown) => void;
   /** Metrics: a shared set, a registry to register them in, or `false`. Default global registry. */
   metrics?: OutboxMetrics | Registry | false;
@@ -97,44 +81,56 @@ export interface OutboxStats {
 export interface SendOptions {
   /**
    * Never dropped by overflow: held beyond `capacity` if the buffer is full. For the few
-   * messages a client must see, such as an operation's terminal event. Still dropped if the
-   * socket closes or the outbox has ended.
+   * messages a client must see, such as an operation's terminal event. Serialized at once (a
+   * failure is counted and `send` returns false). Still dropped if the socket closes or the
+   * outbox has ended.
    */
   critical?: boolean;
 }
 
-type State = 'idle' | 'running' | 'stopping' | 'ended';
+/** What `whenReady()` rejects with once the outbox has ended (its socket closed, or it stopped). */
+export class OutboxEndedError extends Error {
+  override readonly name = 'OutboxEndedError';
 
-const DEFAULT_COMPRESSOR = inlineGzipCompressor(256 * 1024);
-
-/** A message sent with `critical: true`, marked so the buffer never drops it. */
-class Critical<T> {
-  constructor(readonly message: T | RawJson) {}
+  constructor() {
+    super('The outbox has ended: its socket closed, or it was stopped.');
+  }
 }
 
-type Entry<T> = T | RawJson | Critical<T>;
-const isCritical = (entry: unknown): boolean => entry instanceof Critical;
+/** `WebSocket.OPEN` in `ws` and in browsers. */
+const OPEN = 1;
 
-/** What the sink needs to account for one frame once its send callback fires. */
-interface BatchRecord {
-  messages: number;
-  failed: number;
-  emittedAt: number;
-  /** Length of the batch's NDJSON text, counted against the budget until it reaches the socket. */
-  textLength: number;
+/** The stages of an outbox while traffic flows: subscribed on demand, released once idle. */
+interface Pipeline<T> {
+  /** Where `send` pushes: the input of the buffer. */
+  readonly intake: Subscriber<Entry<T>>;
+  readonly sink: SocketSink;
+  readonly subscription: Subscription;
+  /** A `leading` outbox's deferred release, while its last window may still be open. */
+  linger: Subscription | undefined;
 }
+
+const isCritical = (entry: unknown): boolean => entry instanceof CriticalJson;
 
 /**
  * A bounded, coalescing, compressing outbox for one WebSocket.
  *
  * <span class="informal">`send(msg)` never blocks and never grows memory without bound: the
- * socket's demand reaches back to the buffer through every stage in between.</span>
+ * socket's demand reaches back to the buffer through every stage in between. An idle outbox
+ * holds no pipeline at all.</span>
  *
  * The pipeline is `boundedBuffer(capacity) → coalesce(coalesceMs, { maxBatch }) → ndjson() →
- * gzipOver(compressAbove) → socketSink(ws)`. The buffer releases only while the socket is open
- * and fewer than `highWaterMark` serialized bytes are past the batch (being compressed, or in
- * the socket), so memory per connection is bounded by `capacity` messages held, `maxBatch`
- * messages in the pending batch and about `highWaterMark` bytes of frames.
+ * gzipOver(compressAbove) → socketSink(ws)`. The sink owns the byte budget past the buffer:
+ * frames being compressed and frames inside the socket, at most `highWaterMark` bytes before
+ * the buffer stops releasing. So memory per connection is bounded by `capacity` messages held,
+ * `maxBatch` messages in the pending batch and about `highWaterMark` bytes of frames (plus one
+ * frame: the check happens before a send). Each frame carries its own message count and
+ * emission time to its send callback, where it is counted.
+ *
+ * The pipeline exists only while traffic flows: it is subscribed by the first `send` after an
+ * idle period and released once nothing is held, pending or in flight, so ten thousand idle
+ * connections cost little more than their sockets. While idle, the outbox does not listen to
+ * its socket: it notices a close at its next call (the `ConnectionManager` tells it at once).
  *
  * Every accepted message ends as exactly one of delivered, dropped or failed; `stats()` shows
  * the counts, and `stop()` resolves with them once nothing is pending.
@@ -150,151 +146,114 @@ interface BatchRecord {
  * ```
  */
 export class WsOutbox<T = unknown> {
-  private readonly input = new Subject<Entry<T>>();
-  private readonly sink: SocketSink;
-  private readonly metrics: OutboxMetrics | undefined;
-  private readonly scheduler: SchedulerLike;
-  private readonly highWaterMark: number;
-  private readonly maxInFlight: number;
-  private readonly capacity: number;
-  private readonly stringify: (entry: Entry<T>) => string;
-  /** Demand as `boundedBuffer` sees it: socket open, bytes compressing + in the socket under budget. */
-  private readonly demand = new BehaviorSubject(true);
-  /** Whether a `send` now would pass straight through, for producers that wait. */
-  private readonly writable = new BehaviorSubject(true);
-  private readonly subscription = new Subscription();
-  /** Batches serialized or compressing, oldest first; each frame settles the oldest. */
-  private readonly batches: BatchRecord[] = [];
-  private state: State = 'idle';
+  private readonly config: OutboxConfig<T>;
+  private state: 'new' | 'running' | 'stopping' | 'ended' = 'new';
+  private accepted = 0;
+  private delivered = 0;
+  private dropped = 0;
+  private failed = 0;
+  /** Messages in the buffer, as it last reported: for the queue gauge and `ready`. */
   private held = 0;
-  /** Messages past the buffer, not yet settled: for the accounting, not the demand. */
-  private inFlight = 0;
-  /** Text bytes of frames serialized and not yet handed to the socket (being compressed). */
-  private compressingBytes = 0;
-  private sendRejected = false;
-  private pipelineDone = false;
-  private readonly counts = { accepted: 0, delivered: 0, dropped: 0, failed: 0 };
-  private stopWaiters: Array<(stats: OutboxStats) => void> = [];
+  private pipeline: Pipeline<T> | undefined;
+  /** Set by the buffer's `onDrop` while `send` pushes: whether that very message was refused. */
+  private sendRefused = false;
+  /** Only once someone watches `ready$` or awaits `whenReady()`. */
+  private readiness: BehaviorSubject<boolean> | undefined;
+  private readinessListener: (() => void) | undefined;
+  private stopWaiters: Array<(stats: OutboxStats) => void> | undefined;
+  private stopTimer: Subscription | undefined;
 
   /**
    * @param socket The socket to send on (a `ws` WebSocket).
-   * @param options See {@link WsOutboxOptions}; defaults are the seed's.
+   * @param options See {@link WsOutboxOptions}; outboxes given the same options object share
+   * what is derived from it (the compiled serializer).
+   * @throws {RangeError} On an option out of range.
    */
   constructor(
-    socket: SendableSocket,
-    private readonly options: WsOutboxOptions<T> = {},
+    private readonly socket: SendableSocket,
+    options: WsOutboxOptions<T> = {},
   ) {
-    this.stringify = this.createStringify();
-    this.capacity = options.capacity ?? 512;
-    this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
-    this.maxInFlight = options.maxInFlight ?? Infinity;
-    this.scheduler = options.scheduler ?? asyncScheduler;
-    this.sink = socketSink(socket, { highWaterMark: this.highWaterMark });
-    this.metrics = resolveMetrics(options.metrics);
+    this.config = outboxConfig(options);
   }
 
   /** Messages accepted, delivered, dropped, failed and pending so far. */
   stats(): OutboxStats {
-    return { ...this.counts, pending: this.held + this.inFlight };
+    const { accepted, delivered, dropped, failed } = this;
+    return { accepted, delivered, dropped, failed, pending: this.pending };
   }
 
   /** True while a `send` would pass straight through: nothing held and the socket has demand. */
   get ready(): boolean {
-    return this.writable.value;
+    if (this.state !== 'running' || this.held > 0) return false;
+    return this.pipeline ? this.pipeline.sink.ready : this.socket.readyState === OPEN;
   }
 
-  /** `ready` as an Observable: replays the current value, then every change. */
+  /** `ready` as an Observable: the current value, then every change; completes once ended. */
   get ready$(): Observable<boolean> {
-    return this.writable.asObservable();
+    return this.watchReadiness().asObservable();
   }
 
-  /** Resolves when `ready` is next true (at once if it is), for producers that would rather wait. */
+  /**
+   * Resolves when `ready` is next true (at once if it is), for producers that would rather wait.
+   * @returns A promise that rejects with {@link OutboxEndedError} once the outbox has ended (or
+   * is stopping): a producer loop awaiting it ends instead of hanging.
+   */
   whenReady(): Promise<void> {
-    if (this.writable.value) return Promise.resolve();
-    return new Promise((resolve) => {
-      const subscription = this.writable.subscribe((ready) => {
-        if (!ready) return;
-        resolve();
-        queueMicrotask(() => subscription.unsubscribe());
+    this.noticeClose();
+    if (this.state !== 'running') return Promise.reject(new OutboxEndedError());
+    if (this.ready) return Promise.resolve();
+    const readiness = this.watchReadiness();
+    return new Promise((resolve, reject) => {
+      const subscription = readiness.subscribe({
+        next: (ready) => {
+          if (!ready) return;
+          resolve();
+          // Emitted synchronously from inside subscribe: `subscription` is not assigned yet.
+          queueMicrotask(() => subscription.unsubscribe());
+        },
+        complete: () => reject(new OutboxEndedError()),
       });
     });
   }
 
   /**
-   * Subscribes the pipeline to the socket. Call once, before `send`.
+   * Makes the outbox accept messages. Call once, before `send`. Nothing is subscribed until
+   * the first `send`.
    * @returns This outbox, for chaining.
    */
   start(): this {
-    if (this.state !== 'idle') throw new Error(`WsOutbox: start() called when ${this.state}`);
+    if (this.state !== 'new') throw new Error(`WsOutbox: start() called when ${this.state}`);
     this.state = 'running';
-    const o = this.options;
-    const compress: OperatorFunction<string, Frame> =
-      o.compressAbove === false
-        ? identity
-        : gzipOver(o.compressAbove ?? 10_000, {
-            level: o.compressionLevel,
-            encoding: o.compressionEncoding,
-            compressor: o.compressor ?? DEFAULT_COMPRESSOR,
-          });
-    const frames = this.input.pipe(
-      boundedBuffer<Entry<T>>(this.capacity, {
-        ready: this.demand,
-        overflow: o.overflow,
-        onDrop: () => this.onDrop(),
-        onSize: (size) => this.onHeldChange(size),
-        isProtected: isCritical,
-      }),
-      tap(() => {
-        this.inFlight++;
-        this.updateDemand();
-      }),
-      coalesce<Entry<T>>(o.coalesceMs ?? 25, {
-        maxBatch: o.maxBatch ?? 512,
-        leading: o.leading,
-        scheduler: this.scheduler,
-      }),
-      this.serializeBatches(),
-      tap((text) => {
-        // ndjson is synchronous: the text belongs to the batch recorded last.
-        this.batches[this.batches.length - 1].textLength = text.length;
-        // No demand update here: the frame has not reached the socket yet (see serializeBatches).
-        this.compressingBytes += text.length;
-      }),
-      compress,
-    );
-    this.subscription.add(
-      frames.subscribe({
-        next: (frame) => this.sendFrame(frame),
-        error: (error: unknown) => {
-          this.options.onError?.(error);
-          this.end();
-        },
-        complete: () => {
-          this.pipelineDone = true;
-          this.settleStopIfDone();
-        },
-      }),
-    );
-    this.subscription.add(this.sink.closed.subscribe(() => this.end()));
+    this.noticeClose();
     return this;
   }
 
   /**
    * Queues one message.
-   * @param message Any JSON-serializable value (or one your `schema`/`stringify` handles).
+   * @param message Any JSON-serializable value (or one your `schema`/`stringify` handles), or a
+   * `RawJson` serialized already.
    * @param options `critical: true` for a message overflow must never drop.
-   * @returns False when the message was dropped (buffer full, or the outbox has ended).
+   * @returns False when the message was dropped (buffer full, or the outbox has ended) or, for a
+   * critical one, could not be serialized.
    */
   send(message: T | RawJson, options?: SendOptions): boolean {
-    if (this.state === 'idle') throw new Error('WsOutbox: call start() before send()');
-    this.counts.accepted++;
+    if (this.state === 'new') throw new Error('WsOutbox: call start() before send()');
+    this.noticeClose();
+    this.accepted++;
     if (this.state !== 'running') {
       this.countDropped(1);
       return false;
     }
-    this.sendRejected = false;
-    this.input.next(options?.critical ? new Critical<T>(message) : message);
-    return !this.sendRejected;
+    let entry: Entry<T> = message;
+    if (options?.critical) {
+      const critical = this.serializeCritical(message);
+      if (critical === undefined) return false;
+      entry = critical;
+    }
+    const { intake } = this.pipeline ?? this.activate();
+    this.sendRefused = false;
+    intake.next(entry);
+    return !this.sendRefused;
   }
 
   /**
@@ -304,168 +263,249 @@ export class WsOutbox<T = unknown> {
    * @returns The final counts.
    */
   stop({ timeoutMs = 5_000 }: { timeoutMs?: number } = {}): Promise<OutboxStats> {
-    if (this.state === 'idle') this.state = 'ended';
+    if (this.state === 'new') this.state = 'ended';
+    this.noticeClose();
     if (this.state === 'ended') return Promise.resolve(this.stats());
-    const done = new Promise<OutboxStats>((resolve) => this.stopWaiters.push(resolve));
+    const done = new Promise<OutboxStats>((resolve) => (this.stopWaiters ??= []).push(resolve));
     if (this.state === 'running') {
       this.state = 'stopping';
-      this.subscription.add(this.scheduler.schedule(() => this.end(), timeoutMs));
-      this.input.complete();
-      this.settleStopIfDone();
+      this.updateReadiness();
+      const pipeline = this.pipeline;
+      if (pipeline === undefined || this.pending === 0) {
+        this.end();
+      } else {
+        this.stopTimer = this.config.scheduler.schedule(() => this.end(), timeoutMs);
+        pipeline.intake.complete();
+      }
     }
     return done;
   }
 
+  private get pending(): number {
+    return this.accepted - this.delivered - this.dropped - this.failed;
+  }
+
+  /** Subscribes the stages, with a sink of their own; they live until the outbox is idle. */
+  private activate(): Pipeline<T> {
+    const { config } = this;
+    const sink = socketSink(this.socket, { highWaterMark: config.highWaterMark });
+    let intake!: Subscriber<Entry<T>>;
+    const batches = new Observable<Entry<T>>((subscriber) => {
+      intake = subscriber;
+    }).pipe(
+      boundedBuffer<Entry<T>>(config.capacity, {
+        ready: sink.ready$,
+        overflow: config.overflow,
+        onDrop: () => this.onDrop(),
+        onSize: (size) => this.onHeldChange(size),
+        isProtected: isCritical,
+      }),
+      config.coalesce,
+    );
+    const serialized = this.serialize(batches);
+    const frames = config.compress
+      ? serialized.pipe(config.compress(sink.setUpstreamBytes))
+      : serialized;
+    // A container of its own: the frames completing (on stop) must not stop the sink listening
+    // to its socket while their send callbacks are still to come.
+    const subscription = new Subscription();
+    subscription.add(
+      frames.subscribe({
+        next: (frame) => sink.send(frame.data, (result) => this.onSettled(frame, result)),
+        error: (error: unknown) => this.fail(error),
+      }),
+    );
+    subscription.add(sink.release);
+    const pipeline: Pipeline<T> = { intake, sink, subscription, linger: undefined };
+    this.pipeline = pipeline;
+    subscription.add(sink.closed.subscribe(() => this.end()));
+    if (this.readiness) subscription.add(sink.ready$.subscribe(() => this.updateReadiness()));
+    return pipeline;
+  }
+
   /**
-   * `ndjson`, with each batch recorded for the accounting, and the demand updated only once a
-   * batch is fully serialized: a failure that frees room must not release new messages into
-   * the middle of this batch, or a later batch's frame would overtake this one.
+   * Turns each batch into a frame that carries its own accounting. Values that cannot be
+   * serialized are counted failed here and left out; a batch of nothing but those makes no
+   * frame.
    */
-  private serializeBatches(): OperatorFunction<Entry<T>[], string> {
-    return (batches) =>
-      new Observable<string>((subscriber) => {
-        const input = new Subject<Entry<T>[]>();
-        const subscription = input
-          .pipe(
-            ndjson<Entry<T>>({
-              stringify: this.stringify,
-              onError: (error, entry) => this.onSerializeError(error, entry),
-            }),
-          )
-          .subscribe(subscriber);
-        subscription.add(
-          batches.subscribe({
-            next: (batch) => {
-              this.batches.push({
-                messages: batch.length,
-                failed: 0,
-                emittedAt: performance.now(),
-                textLength: 0,
-              });
-              input.next(batch);
-              this.updateDemand();
-            },
-            error: (error: unknown) => input.error(error),
-            complete: () => input.complete(),
-          }),
-        );
-        return subscription;
-      });
+  private serialize(batches: Observable<Entry<T>[]>): Observable<OutgoingFrame> {
+    const { encode } = this.config;
+    return new Observable<OutgoingFrame>((subscriber) =>
+      batches.subscribe({
+        next: (batch) => {
+          let failures = 0;
+          let text: string | undefined;
+          try {
+            text = encode(batch, (error, entry) => {
+              failures++;
+              this.onSerializeError(error, entry);
+            });
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          if (text === undefined) {
+            this.releaseIfIdle();
+            return;
+          }
+          subscriber.next({
+            data: text,
+            messages: batch.length - failures,
+            emittedAt: performance.now(),
+            compressed: false,
+          });
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
   }
 
-  private createStringify(): (entry: Entry<T>) => string {
-    const serialize = createSerializer(this.options);
-    const stringify = (entry: Entry<T>): string =>
-      entry instanceof RawJson
-        ? entry.json
-        : entry instanceof Critical
-          ? stringify(entry.message)
-          : serialize(entry);
-    return stringify;
+  private serializeCritical(message: T | RawJson): CriticalJson | undefined {
+    const json = this.config.encode([message], (error, entry) =>
+      this.onSerializeError(error, entry),
+    );
+    return json === undefined ? undefined : new CriticalJson(json);
   }
 
-  private sendFrame(frame: Frame): void {
-    const batch = this.batches.shift();
-    if (!batch) throw new Error('WsOutbox: a frame arrived with no batch to account it to');
-    const messages = batch.messages - batch.failed;
-    this.compressingBytes -= batch.textLength;
-    const compressed = typeof frame !== 'string' || frame.startsWith(COMPRESSED_ENVELOPE_PREFIX);
-    this.sink.send(frame, (result) => this.onSettled(messages, compressed, batch, result));
-    this.updateDemand();
-  }
-
-  private onSettled(
-    messages: number,
-    compressed: boolean,
-    batch: BatchRecord,
-    { bytes, error }: SendResult,
-  ): void {
+  private onSettled(frame: OutgoingFrame, { bytes, error }: SendResult): void {
     // Once the outbox has ended, what was in flight has already been counted as dropped.
     if (this.state === 'ended') return;
-    this.inFlight -= messages;
-    const metrics = this.metrics;
+    const { metrics } = this.config;
     if (error) {
-      this.counts.failed += messages;
+      this.failed += frame.messages;
       metrics?.sendErrors.inc();
     } else {
-      this.counts.delivered += messages;
+      this.delivered += frame.messages;
       if (metrics) {
-        metrics.batchSize.observe(messages);
-        metrics.sendLatency.observe((performance.now() - batch.emittedAt) / 1000);
-        metrics.messagesSent.inc(messages);
+        metrics.batchSize.observe(frame.messages);
+        metrics.sendLatency.observe((performance.now() - frame.emittedAt) / 1000);
+        metrics.messagesSent.inc(frame.messages);
         metrics.framesSent.inc();
         metrics.bytesSent.inc(bytes);
-        if (compressed) metrics.compressedFrames.inc();
+        if (frame.compressed) metrics.compressedFrames.inc();
       }
     }
-    this.updateDemand();
-    this.settleStopIfDone();
+    this.releaseIfIdle();
   }
 
   private onSerializeError(error: unknown, entry: Entry<T>): void {
-    const message = entry instanceof Critical ? entry.message : entry;
-    this.counts.failed++;
-    this.inFlight--;
-    this.metrics?.serializeErrors.inc();
-    // ndjson is synchronous, so the batch being serialized is the newest one recorded.
-    const batch = this.batches[this.batches.length - 1];
-    batch.failed++;
-    // A batch with nothing left to send yields no frame: forget it so frames and batches stay paired.
-    if (batch.failed === batch.messages) this.batches.pop();
-    if (!(message instanceof RawJson)) this.options.onSerializeError?.(error, message);
+    this.failed++;
+    this.config.metrics?.serializeErrors.inc();
+    // A RawJson was checked when it was made, so only the application's own values get here.
+    if (!isRawJson(entry)) this.config.onSerializeError?.(error, entry);
   }
 
   private onDrop(): void {
     // Under 'drop-oldest' the message being sent is held; an older one made room for it.
-    if (this.options.overflow !== 'drop-oldest') this.sendRejected = true;
+    if (this.config.overflow !== 'drop-oldest') this.sendRefused = true;
     this.countDropped(1);
   }
 
   private countDropped(messages: number): void {
-    this.counts.dropped += messages;
-    this.metrics?.droppedMessages.inc(messages);
+    this.dropped += messages;
+    this.config.metrics?.droppedMessages.inc(messages);
   }
 
   private onHeldChange(size: number): void {
-    this.metrics?.queueSize.inc(size - this.held);
+    this.config.metrics?.queueSize.inc(size - this.held);
     this.held = size;
-    this.updateWritable();
+    this.updateReadiness();
   }
 
-  private updateDemand(): void {
-    // The pending batch is bounded by maxBatch on its own; everything after it is bytes.
-    const demand =
-      this.sink.isOpen &&
-      this.compressingBytes + this.sink.pendingBytes < this.highWaterMark &&
-      this.inFlight < this.maxInFlight;
-    if (demand !== this.demand.value) this.demand.next(demand);
-    this.updateWritable();
+  /** Once nothing is pending: a stopping outbox ends, a running one lets its pipeline go. */
+  private releaseIfIdle(): void {
+    if (this.pending > 0) return;
+    if (this.state === 'stopping') {
+      this.end();
+      return;
+    }
+    const pipeline = this.pipeline;
+    if (this.state !== 'running' || pipeline === undefined) return;
+    const { lingerMs, scheduler } = this.config;
+    if (lingerMs === 0) {
+      this.releasePipeline();
+    } else if (pipeline.linger === undefined) {
+      // A leading outbox's window may still be open: a message in it must be coalesced, not
+      // sent alone as the first after idle. Released once a whole window has passed idle.
+      pipeline.linger = scheduler.schedule(() => {
+        pipeline.linger = undefined;
+        if (this.pipeline === pipeline && this.pending === 0) this.releasePipeline();
+      }, lingerMs);
+      pipeline.subscription.add(pipeline.linger);
+    }
   }
 
-  private updateWritable(): void {
-    const writable = this.state === 'running' && this.held === 0 && this.demand.value;
-    if (writable !== this.writable.value) this.writable.next(writable);
+  private releasePipeline(): void {
+    const pipeline = this.pipeline;
+    this.pipeline = undefined;
+    // The buffer reports what it still held through onDrop.
+    pipeline?.subscription.unsubscribe();
+    this.updateReadiness();
   }
 
-  private settleStopIfDone(): void {
-    if (this.state === 'stopping' && this.pipelineDone && this.inFlight === 0) this.end();
+  private fail(error: unknown): void {
+    this.end();
+    (this.config.onError ?? reportUnhandledError)(error);
+  }
+
+  /** An idle outbox does not listen to its socket: this is where it learns of a close. */
+  private noticeClose(): void {
+    if (this.state !== 'ended' && this.state !== 'new' && this.socket.readyState > OPEN) {
+      this.end();
+    }
+  }
+
+  private watchReadiness(): BehaviorSubject<boolean> {
+    if (this.readiness) return this.readiness;
+    this.noticeClose();
+    const readiness = new BehaviorSubject(this.ready);
+    this.readiness = readiness;
+    if (this.state === 'ended') {
+      readiness.complete();
+      return readiness;
+    }
+    // Someone waits on readiness: an idle outbox must now hear its socket open or close.
+    const listener = () => {
+      this.noticeClose();
+      this.updateReadiness();
+    };
+    this.readinessListener = listener;
+    this.socket.on('open', listener);
+    this.socket.on('close', listener);
+    this.pipeline?.subscription.add(
+      this.pipeline.sink.ready$.subscribe(() => this.updateReadiness()),
+    );
+    return readiness;
+  }
+
+  private updateReadiness(): void {
+    const readiness = this.readiness;
+    if (readiness === undefined || readiness.closed) return;
+    const ready = this.ready;
+    if (ready !== readiness.value) readiness.next(ready);
   }
 
   /** Ends the outbox: releases everything and counts what never settled as dropped. */
   private end(): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
-    // Unsubscribing makes boundedBuffer report what it held through onDrop (counted there).
-    this.subscription.unsubscribe();
-    this.sink.release();
-    if (this.inFlight > 0) this.countDropped(this.inFlight);
-    this.inFlight = 0;
-    this.compressingBytes = 0;
-    this.batches.length = 0;
-    this.updateDemand();
-    const stats = this.stats();
+    this.releasePipeline();
+    const lost = this.pending;
+    if (lost > 0) this.countDropped(lost);
+    this.stopTimer?.unsubscribe();
+    const listener = this.readinessListener;
+    if (listener) {
+      this.socket.off('open', listener);
+      this.socket.off('close', listener);
+    }
+    this.updateReadiness();
+    this.readiness?.complete();
     const waiters = this.stopWaiters;
-    this.stopWaiters = [];
-    for (const resolve of waiters) resolve(stats);
+    this.stopWaiters = undefined;
+    if (waiters) {
+      const stats = this.stats();
+      for (const resolve of waiters) resolve(stats);
+    }
   }
 }

@@ -129,7 +129,7 @@ describe('createVirtualSocket', () => {
           ready: hot('f-------t', { t: true, f: false }),
         });
         const sink = socketSink(socket, { highWaterMark: 4 });
-        expectObservable(sink.ready).toBe('t-f-----t', { t: true, f: false });
+        expectObservable(sink.ready$).toBe('t-f-----t', { t: true, f: false });
         testScheduler.schedule(() => sink.next('"abc"'), 2);
       });
     });
@@ -191,7 +191,7 @@ describe('createVirtualSocket', () => {
         socket.on('open', () => states.push([testScheduler.now(), socket.readyState]));
         expect(socket.readyState).toBe(0);
         expect(() => socket.send('1', () => {})).toThrow(/CONNECTING/);
-        expectObservable(socketSink(socket).ready).toBe('f--t', { t: true, f: false });
+        expectObservable(socketSink(socket).ready$).toBe('f--t', { t: true, f: false });
       });
       expect(states).toEqual([[3, 1]]);
     });
