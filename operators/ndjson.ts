@@ -1,6 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import fastJson from 'fast-json-stringify';
-import type { Schema } from 'fast-json-stringify';
+import { compileSchema } from './compileSchema.cjs';
 
 /**
  * Options for {@link ndjson}.
@@ -107,7 +106,7 @@ export function ndjson<T>(config: NdjsonConfig<T> = {}): OperatorFunction<readon
   let serialize: Serializer<T>;
   let outputCheck: OutputCheck;
   if (schema !== undefined) {
-    serialize = fastJson(schema as Schema);
+    serialize = compileSchema<T>(schema);
     outputCheck = SCHEMA_OUTPUT;
   } else if (stringify !== undefined) {
     serialize = stringify;

@@ -1,4 +1,4 @@
-import fastJson from 'fast-json-stringify';
+import { compileSchema } from '../operators/compileSchema.cjs';
 
 /** How an outbox turns one message into one line of JSON. */
 export interface SerializerOptions<T> {
@@ -17,6 +17,6 @@ export function createSerializer<T>({
   stringify,
 }: SerializerOptions<T>): (message: T) => string {
   if (schema && stringify) throw new TypeError('give either schema or stringify, not both');
-  if (schema) return fastJson(schema as Parameters<typeof fastJson>[0]) as (message: T) => string;
+  if (schema) return compileSchema<T>(schema);
   return stringify ?? JSON.stringify;
 }
