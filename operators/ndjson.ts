@@ -1,6 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import fastJson from 'fast-json-stringify';
-import type { Schema } from 'fast-json-stringify';
+import { compileSchema } from './compileSchema.cjs';
 import { isRawJson } from './rawJson.js';
 
 /**
@@ -152,7 +151,7 @@ export function ndjsonEncoder<T>(config: NdjsonConfig<T> = {}): BatchEncoder<T> 
   let serialize: Serializer<T>;
   let outputCheck: OutputCheck;
   if (schema !== undefined) {
-    serialize = fastJson(schema as Schema);
+    serialize = compileSchema<T>(schema);
     outputCheck = SCHEMA_OUTPUT;
   } else if (stringify !== undefined) {
     serialize = stringify;

@@ -175,7 +175,7 @@ describe('the composable pipe (boundedBuffer → coalesce → ndjson → gzipOve
                 coalesce(5, { maxBatch, scheduler }),
                 ndjson(),
                 // A frame counts from the moment it has a size: as text, before compression.
-                tap(measure),
+                tap((text: string) => measure(text)),
                 gzipOver(1_000, {
                   compressor,
                   onPending: (bytes) => {

@@ -60,95 +60,179 @@ const metricsByRegistry = new WeakMap<Registry, OutboxMetrics>();
  * Returns the outbox metrics registered in `registry`, creating them on first use.
  *
  * prom-client refuses a second metric of the same name in one registry, so every outbox of a
- * registry must share one set: this is the one place that creates them.
+ * registry must share one set: this is the one place that creates them. Metrics of these names
+ * already in the registry are reused when they match (same type, label names and buckets), so
+ * two copies of this package in one process (its CommonJS and ES module builds, or two
+ * versions) share one set instead of failing at the second copy's first outbox.
  *
  * @param registry Where the metrics live. Defaults to prom-client's global registry.
  * @returns The shared metrics of that registry.
+ * @throws {Error} When a metric of one of these names is registered with another type, other
+ * label names or other buckets.
  */
 export function outboxMetrics(registry: Registry = globalRegistry): OutboxMetrics {
   let metrics = metricsByRegistry.get(registry);
   if (metrics) return metrics;
-  const registers = [registry];
   metrics = {
-    queueSize: new Gauge({
+    queueSize: gauge(registry, {
       name: 'ws_outbox_queue_size',
       help: 'Messages held in outbox buffers, across all live outboxes.',
-      registers,
     }),
-    batchSize: new Histogram({
+    batchSize: histogram(registry, {
       name: 'ws_outbox_batch_size',
       help: 'Messages per frame sent.',
       buckets: BATCH_SIZE_BUCKETS,
-      registers,
     }),
-    sendLatency: new Histogram({
+    sendLatency: histogram(registry, {
       name: 'ws_outbox_send_latency_seconds',
       help: 'Seconds from batch emission to the socket send callback.',
       buckets: SEND_LATENCY_BUCKETS,
-      registers,
     }),
-    droppedMessages: new Counter({
+    droppedMessages: counter(registry, {
       name: 'ws_outbox_dropped_messages_total',
       help: 'Messages dropped: buffer overflow, socket closed, or stop timeout.',
-      registers,
     }),
-    sendErrors: new Counter({
+    sendErrors: counter(registry, {
       name: 'ws_outbox_send_errors_total',
       help: 'Frames whose send failed.',
-      registers,
     }),
-    serializeErrors: new Counter({
+    serializeErrors: counter(registry, {
       name: 'ws_outbox_serialize_errors_total',
       help: 'Messages left out because they could not be serialized to JSON.',
-      registers,
     }),
-    messagesSent: new Counter({
+    messagesSent: counter(registry, {
       name: 'ws_outbox_messages_sent_total',
       help: 'Messages in frames whose send succeeded.',
-      registers,
     }),
-    framesSent: new Counter({
+    framesSent: counter(registry, {
       name: 'ws_outbox_frames_sent_total',
       help: 'Frames whose send succeeded.',
-      registers,
     }),
-    bytesSent: new Counter({
+    bytesSent: counter(registry, {
       name: 'ws_outbox_bytes_sent_total',
       help: 'Payload bytes of frames whose send succeeded (after compression).',
-      registers,
     }),
-    compressedFrames: new Counter({
+    compressedFrames: counter(registry, {
       name: 'ws_outbox_compressed_frames_total',
       help: 'Frames sent gzipped.',
-      registers,
     }),
-    heartbeatTerminations: new Counter({
+    heartbeatTerminations: counter(registry, {
       name: 'ws_outbox_heartbeat_terminations_total',
       help: 'Sockets the heartbeat terminated because a ping went unanswered for an interval.',
-      registers,
     }),
-    operations: new Counter({
+    operations: counter(registry, {
       name: 'ws_outbox_operations_total',
       help: 'Operations ended, by type and outcome (complete, cancelled, timeout, error, disconnected).',
       labelNames: ['operation', 'outcome'] as const,
-      registers,
     }),
-    operationDuration: new Histogram({
+    operationDuration: histogram(registry, {
       name: 'ws_outbox_operation_duration_seconds',
       help: 'Seconds from the start of an operation to its end, whatever the outcome.',
       labelNames: ['operation'] as const,
       buckets: OPERATION_DURATION_BUCKETS,
-      registers,
     }),
-    rejectedMessages: new Counter({
+    rejectedMessages: counter(registry, {
       name: 'ws_outbox_rejected_messages_total',
       help: 'Incoming messages refused before any handler ran, by error code.',
       labelNames: ['code'] as const,
-      registers,
     }),
   };
   metricsByRegistry.set(registry, metrics);
   return metrics;
+}
+
+/** What {@link outboxMetrics} asks of one metric. */
+interface MetricSpec<L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames?: readonly L[];
+  readonly buckets?: readonly number[];
+}
+
+function counter<L extends string = string>(registry: Registry, spec: MetricSpec<L>): Counter<L> {
+  return (
+    (registered(registry, 'counter', spec) as Counter<L> | undefined) ??
+    new Counter<L>({ ...spec, labelNames: spec.labelNames ?? [], registers: [registry] })
+  );
+}
+
+function gauge<L extends string = string>(registry: Registry, spec: MetricSpec<L>): Gauge<L> {
+  return (
+    (registered(registry, 'gauge', spec) as Gauge<L> | undefined) ??
+    new Gauge<L>({ ...spec, labelNames: spec.labelNames ?? [], registers: [registry] })
+  );
+}
+
+function histogram<L extends string = string>(
+  registry: Registry,
+  spec: MetricSpec<L>,
+): Histogram<L> {
+  return (
+    (registered(registry, 'histogram', spec) as Histogram<L> | undefined) ??
+    new Histogram<L>({
+      ...spec,
+      labelNames: spec.labelNames ?? [],
+      buckets: [...(spec.buckets ?? [])],
+      registers: [registry],
+    })
+  );
+}
+
+/**
+ * The fields of a registered prom-client metric that decide whether it can stand for the one
+ * asked for. prom-client sets them on every metric (its text exposition reads them) but does
+ * not declare them; reading them rather than testing `instanceof` also accepts a metric made
+ * by another copy of prom-client.
+ */
+interface RegisteredShape {
+  readonly type?: unknown;
+  readonly labelNames?: unknown;
+  readonly upperBounds?: unknown;
+}
+
+/**
+ * The metric of `spec.name` already in `registry`, if any, once checked to match `spec`.
+ *
+ * @throws {Error} When it has another type, other label names or (histograms) other buckets.
+ */
+function registered(
+  registry: Registry,
+  type: 'counter' | 'gauge' | 'histogram',
+  spec: MetricSpec<string>,
+): unknown {
+  const existing = registry.getSingleMetric(spec.name);
+  if (existing === undefined) return undefined;
+  const shape = existing as RegisteredShape;
+  const mismatch = (what: string, found: unknown, wanted: unknown) =>
+    new Error(
+      `ws-outbox: the metric ${spec.name} is already registered with ${what} ${format(found)}, ` +
+        `but ws-outbox needs ${format(wanted)}; remove it from the registry, or give ws-outbox ` +
+        `a registry of its own (\`metrics: new Registry()\`)`,
+    );
+  if (shape.type !== type) throw mismatch('type', shape.type, type);
+  const labelNames = [...(spec.labelNames ?? [])].sort();
+  const foundLabelNames = Array.isArray(shape.labelNames)
+    ? [...(shape.labelNames as unknown[])].sort()
+    : shape.labelNames;
+  if (!sameList(foundLabelNames, labelNames)) {
+    throw mismatch('label names', foundLabelNames, labelNames);
+  }
+  if (type === 'histogram' && !sameList(shape.upperBounds, spec.buckets ?? [])) {
+    throw mismatch('buckets', shape.upperBounds, spec.buckets);
+  }
+  return existing;
+}
+
+function sameList(found: unknown, wanted: readonly unknown[]): boolean {
+  return (
+    Array.isArray(found) &&
+    found.length === wanted.length &&
+    found.every((item, index) => item === wanted[index])
+  );
+}
+
+function format(value: unknown): string {
+  return Array.isArray(value) ? `[${value.join(', ')}]` : String(value);
 }
 
 /** How a component is told where its metrics go: a shared set, a registry, or `false`. */

@@ -1,4 +1,5 @@
 import type { Config } from 'jest';
+import main from '../../jest.config';
 
 /**
  * The browser tests: the demo page in real Chromium (`npm run test:browser`). Apart from the main
@@ -10,13 +11,9 @@ const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/spec/browser'],
   testMatch: ['**/*.browser.ts'],
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
-  },
-  // As in the main config: sources import siblings as './x.js'.
-  moduleNameMapper: {
-    '^(\\.{1,2}/.*)\\.js$': '$1',
-  },
+  // As in the main config: sources import siblings as './x.js', and the schema loader is a .cts.
+  transform: main.transform,
+  moduleNameMapper: main.moduleNameMapper,
   testTimeout: 30_000,
 };
 

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { map, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { boundedBuffer } from '../../operators/index.js';
 import { gzipOver, gzipSyncCompressor, socketSink, WsOutbox } from '../../src/index.js';
 import { createVirtualSocket, decodeFrameSync } from '../../src/testing/index.js';
 import type { VirtualSocket } from '../../src/testing/index.js';
@@ -120,6 +122,74 @@ describe('createVirtualSocket', () => {
           [12, 17, 'ok'],
           [15, 17, 'ok'],
         ],
+      );
+    });
+
+    it('should keep the latency of a frame sent while withheld callbacks are released', () => {
+      let socket!: VirtualSocket;
+      testScheduler.run(({ hot, expectObservable }) => {
+        socket = createVirtualSocket(testScheduler, {
+          ready: hot('f------t', { t: true, f: false }),
+        });
+        // Each frame not yet called back stops the buffer, so releasing `a`'s callback at 7
+        // sends `b` from inside that callback.
+        const sink = socketSink(socket, { highWaterMark: 1 });
+        hot('-a-b-c', { a: 1, b: 2, c: 3 })
+          .pipe(
+            boundedBuffer(10, { ready: sink.ready$ }),
+            map((n) => String(n)),
+          )
+          .subscribe(sink);
+        expectObservable(socket.frames$).toBe('-a-----bc', { a: [1], b: [2], c: [3] });
+      });
+
+      expect(socket.sent.map(({ time, settledAt }) => [time, settledAt])).toEqual([
+        [1, 7],
+        [7, 8],
+        [8, 9],
+      ]);
+    });
+
+    it('should settle every frame in order, no earlier than its latency, whenever it is sent', () => {
+      // Sends at random times and from inside send callbacks, against random reading flips.
+      const scenario = fc.record({
+        latency: fc.integer({ min: 0, max: 5 }),
+        sends: fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 12 }),
+        chained: fc.array(fc.boolean(), { maxLength: 12 }),
+        flips: fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 8 }),
+      });
+      fc.assert(
+        fc.property(scenario, ({ latency, sends, chained, flips }) => {
+          const scheduler = new TestScheduler(() => {});
+          let socket!: VirtualSocket;
+          scheduler.run(() => {
+            // The reading flips false, true, false … at the sorted times, then stays true.
+            const times = [...flips].sort((a, b) => a - b);
+            const ready = new Subject<boolean>();
+            socket = createVirtualSocket(scheduler, { ready, latency });
+            times.forEach((time, index) =>
+              scheduler.schedule(() => ready.next(index % 2 === 1), time),
+            );
+            scheduler.schedule(() => ready.next(true), 41);
+            let index = 0;
+            const sendNext = (): void => {
+              const n = index++;
+              // A chained frame's successor is sent from inside its callback.
+              socket.send(String(n), () => {
+                if (chained[n]) sendNext();
+              });
+            };
+            for (const time of sends) scheduler.schedule(sendNext, time);
+          });
+          const sent = socket.sent;
+          for (const frame of sent) {
+            expect(frame.outcome).toBe('ok');
+            expect(frame.settledAt!).toBeGreaterThanOrEqual(frame.time + latency);
+          }
+          const settledOrder = [...sent].sort((a, b) => a.settledAt! - b.settledAt!);
+          expect(settledOrder.map(({ data }) => data)).toEqual(sent.map(({ data }) => data));
+          expect(socket.bufferedAmount).toBe(0);
+        }),
       );
     });
 

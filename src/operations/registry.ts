@@ -39,13 +39,6 @@ export class HandlerRegistry<S = void> {
     return this.registrations.get(type);
   }
 
-  /** Every registered operation type. */
-  operationTypes(): string[] {
-    return [...this.registrations]
-      .filter(([, registration]) => registration.kind === 'operation')
-      .map(([type]) => type);
-  }
-
   private add(type: string, registration: Registration<S>): void {
     if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_LENGTH) {
       throw new Error(`Operations: a type must be 1 to ${MAX_TYPE_LENGTH} characters`);

@@ -15,11 +15,13 @@ export interface VirtualSocketOptions {
   /**
    * The client's reading, as a marble: while it last emitted `false`, send callbacks are
    * withheld (a client that stopped reading); when it emits `true`, the withheld ones fire, in
-   * order. Flowing until its first `false`. Subscribed when the socket is created.
+   * order, each no earlier than `latency` after its `send`. Flowing until its first `false`.
+   * Subscribed when the socket is created.
    */
   ready?: Observable<boolean>;
   /**
-   * Virtual ms from `send` to its callback while flowing. Default 1: like `ws`, the callback
+   * Virtual ms from `send` to its callback while flowing, and the least a callback ever waits,
+   * even for a frame sent while withheld ones are released. Default 1: like `ws`, the callback
    * never fires inside `send`.
    */
   latency?: number;
@@ -186,6 +188,17 @@ export function createVirtualSocket(
     }
   };
 
+  /**
+   * Settles, in order, the withheld frames whose latency has passed. A frame sent from one of
+   * their callbacks is younger than its latency: its own scheduled action settles it.
+   */
+  const releaseWithheld = () => {
+    const now = scheduler.now();
+    while (pending.length > 0 && pending[0].time + latency <= now) {
+      settle(pending.shift()!);
+    }
+  };
+
   const close = () => {
     if (readyState === CLOSED) return;
     readyState = CLOSED;
@@ -237,7 +250,7 @@ export function createVirtualSocket(
     subscription.add(
       options.ready.subscribe((ready) => {
         reading = ready;
-        if (ready) settlePending();
+        if (ready) releaseWithheld();
       }),
     );
   }
