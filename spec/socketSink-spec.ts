@@ -1,6 +1,6 @@
-import { of } from 'rxjs';
+import { concat, of, throwError } from 'rxjs';
 import WebSocket from 'ws';
-import { socketSink } from '../src/index.js';
+import { BufferOverflowError, socketSink } from '../src/index.js';
 import type { SendResult } from '../src/index.js';
 import { until } from './helpers/until.js';
 import { closed, TestServer } from './helpers/wsServer.js';
@@ -99,6 +99,57 @@ describe('socketSink on a real ws socket', () => {
     await until(() => received.length === 3, client, 'message');
 
     expect(received.map(({ data }) => data.toString())).toEqual(['one', 'two', 'three']);
+  });
+
+  it('should hand an error that ends the pipeline to onError', async () => {
+    const { server: socket } = await server.pair();
+    const errors: unknown[] = [];
+    const sink = socketSink(socket, { onError: (error) => errors.push(error) });
+    const overflow = new BufferOverflowError(1);
+
+    concat(
+      of('one'),
+      throwError(() => overflow),
+    ).subscribe(sink);
+    await sink.flushed();
+
+    expect(errors).toEqual([overflow]);
+  });
+
+  it('should rethrow an error that ends the pipeline out of band when there is no onError', async () => {
+    const { server: socket } = await server.pair();
+    const reported: Array<() => void> = [];
+    const queueMicrotask = jest
+      .spyOn(globalThis, 'queueMicrotask')
+      .mockImplementation((callback) => void reported.push(callback));
+    const failure = new Error('gzip failed');
+    try {
+      throwError(() => failure).subscribe(socketSink(socket));
+    } finally {
+      queueMicrotask.mockRestore();
+    }
+
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toThrow(failure);
+  });
+
+  it('should count the bytes reported upstream against highWaterMark', async () => {
+    const { server: socket } = await server.pair();
+    const sink = socketSink(socket, { highWaterMark: 1_000 });
+    const readiness: boolean[] = [];
+    sink.ready$.subscribe((ready) => readiness.push(ready));
+
+    sink.setUpstreamBytes(600);
+    sink.send('x'.repeat(300));
+    expect(sink.ready).toBe(true);
+    sink.setUpstreamBytes(700);
+    expect(sink.ready).toBe(false);
+    expect(sink.upstreamBytes).toBe(700);
+    sink.setUpstreamBytes(0);
+    expect(sink.ready).toBe(true);
+    await sink.flushed();
+
+    expect(readiness).toEqual([true, false, true]);
   });
 
   it('should emit closed once when the socket closes, and at once to a late subscriber', async () => {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type WebSocket from 'ws';
 import { Registry } from 'prom-client';
 import { VirtualTimeScheduler } from 'rxjs';
-import { COMPRESSED_ENVELOPE_PREFIX, WsOutbox } from '../src/index.js';
+import { COMPRESSED_ENVELOPE_PREFIX, OutboxEndedError, WsOutbox } from '../src/index.js';
 import type { OutboxStats } from '../src/index.js';
 import { FrameCollector } from './helpers/frameCollector.js';
 import { MeteredSocket } from './helpers/meteredSocket.js';
@@ -215,6 +215,55 @@ describe('WsOutbox on a real ws socket', () => {
     expect(stats).toEqual({ accepted: total, delivered: total, dropped: 0, failed: 0, pending: 0 });
     await received.untilValues(total);
     expect(seqs(received.values)).toEqual(Array.from({ length: total }, (_, seq) => seq));
+  });
+
+  it('should end a producer loop awaiting whenReady() with OutboxEndedError when the client goes away', async () => {
+    const { client, server: socket } = await server.pair();
+    client.pause();
+    const outbox = new WsOutbox<Msg>(socket, {
+      highWaterMark: 64 * KIB,
+      metrics: registry,
+    }).start();
+    const progress = new EventEmitter();
+    let waits = 0;
+
+    // The loop of docs/outbox.md: it must end, not hang, once the outbox has ended.
+    const producer = (async () => {
+      for (let seq = 0; ; seq++) {
+        if (!outbox.ready) {
+          waits++;
+          progress.emit('wait');
+        }
+        await outbox.whenReady();
+        outbox.send({ seq, pad: PAD });
+      }
+    })();
+    await until(() => waits > 0, progress, 'wait', { description: 'the producer waiting' });
+    client.terminate();
+
+    await expect(producer).rejects.toBeInstanceOf(OutboxEndedError);
+    await expect(outbox.whenReady()).rejects.toThrow('The outbox has ended');
+    const stats = outbox.stats();
+    expect(stats.pending).toBe(0);
+    expect(stats.accepted).toBe(stats.delivered + stats.dropped + stats.failed);
+  });
+
+  it('should count a message sent to an idle outbox whose socket has closed as dropped', async () => {
+    const { client, server: socket } = await server.pair();
+    const outbox = new WsOutbox<Msg>(socket, { metrics: registry }).start();
+    client.close();
+    await closed(socket);
+
+    expect(outbox.ready).toBe(false);
+    expect(outbox.send({ seq: 0 })).toBe(false);
+    expect(outbox.stats()).toEqual({
+      accepted: 1,
+      delivered: 0,
+      dropped: 1,
+      failed: 0,
+      pending: 0,
+    });
+    await expect(outbox.whenReady()).rejects.toBeInstanceOf(OutboxEndedError);
   });
 
   it('should deliver everything queued, held messages included, when stopped', async () => {

@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { TestScheduler } from 'rxjs/testing';
 import { gzipSyncCompressor, WsOutbox } from '../src/index.js';
 import type { OutboxStats, WsOutboxOptions } from '../src/index.js';
+import { countingScheduler } from './helpers/countingScheduler.js';
 import { SocketDouble } from './helpers/socketDouble.js';
 
 interface Msg {
@@ -246,6 +247,77 @@ describe('WsOutbox in virtual time', () => {
       failed: 1,
       pending: 0,
     });
+  });
+
+  it('should hold no listener on its socket and no timer once idle, and subscribe again on the next send', () => {
+    let socket!: SocketDouble;
+    const listeners: Array<[number, number]> = [];
+    let live: number[] = [];
+    testScheduler.run(() => {
+      const scheduler = countingScheduler(testScheduler);
+      socket = new SocketDouble(testScheduler, 1);
+      const count = () =>
+        listeners.push([
+          testScheduler.now(),
+          socket.listenerCount('close') + socket.listenerCount('open'),
+        ]);
+      const outbox = new WsOutbox<Msg>(socket, {
+        scheduler,
+        compressor: gzipSyncCompressor,
+        metrics: false,
+      }).start();
+      count();
+      at(0, () => {
+        outbox.send({ seq: 0 });
+        count();
+      });
+      // The frame leaves at 25 and is called back at 26: nothing is pending from then on.
+      at(27, () => {
+        count();
+        live.push(scheduler.live);
+      });
+      at(40, () => {
+        outbox.send({ seq: 1 });
+        count();
+      });
+      at(67, () => {
+        count();
+        live.push(scheduler.live);
+      });
+    });
+
+    expect(listeners).toEqual([
+      [0, 0],
+      [0, 1],
+      [27, 0],
+      [40, 1],
+      [67, 0],
+    ]);
+    expect(live).toEqual([0, 0]);
+    expect(timeline(socket)).toEqual([
+      [25, [0]],
+      [65, [1]],
+    ]);
+  });
+
+  it('should stay subscribed for a window once idle when leading, so the next message is coalesced', () => {
+    let socket!: SocketDouble;
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({ leading: true, coalesceMs: 10 }));
+      // 0 leaves alone at once and is called back at 1; 1 and 2 fall in the window it opened.
+      at(0, () => outbox.send({ seq: 0 }));
+      at(5, () => outbox.send({ seq: 1 }));
+      at(8, () => outbox.send({ seq: 2 }));
+      // Idle from 11 for a whole window: 3 is the first after idle again, and leaves alone.
+      at(40, () => outbox.send({ seq: 3 }));
+    });
+
+    expect(timeline(socket)).toEqual([
+      [0, [0]],
+      [10, [1, 2]],
+      [40, [3]],
+    ]);
   });
 
   describe('property: random sends, stalls, failures and closes', () => {

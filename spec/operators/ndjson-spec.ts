@@ -3,6 +3,7 @@ import fastJson from 'fast-json-stringify';
 import { from, mergeMap, of, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { ndjson } from '../../operators/ndjson.js';
+import { isRawJson, RawJson } from '../../operators/rawJson.js';
 import { parseNdjson } from '../../operators/fromNdjson.js';
 
 // Counts compilations while still compiling for real.
@@ -434,6 +435,50 @@ describe('ndjson', () => {
       expect(texts).toEqual(['1\n"two"']);
       expect(reported.map((r) => r.value)).toEqual([undefined]);
       expect(reported[0].error).toBeInstanceOf(TypeError);
+    });
+  });
+
+  describe('with RawJson values', () => {
+    it('should write a RawJson as it is, without calling the serializer on it', () => {
+      const stringify = jest.fn((value: unknown) => JSON.stringify(value));
+      const shared = new RawJson('{"shared":true}');
+
+      const texts = encodeAll<unknown>([[1, shared, 2]], ndjson<unknown>({ stringify }));
+
+      expect(texts).toEqual(['1\n{"shared":true}\n2']);
+      expect(stringify.mock.calls.map(([value]) => value)).toEqual([1, 2]);
+    });
+
+    it('should write a RawJson after a bad value of the batch too', () => {
+      const { reported, onError } = recordErrors();
+
+      const texts = encodeAll<unknown>(
+        [[circular(), new RawJson('"raw"'), 3]],
+        ndjson({ onError }),
+      );
+
+      expect(texts).toEqual(['"raw"\n3']);
+      expect(reported).toHaveLength(1);
+    });
+
+    it('should recognise a RawJson made by another copy of the package', () => {
+      let Other!: typeof RawJson;
+      jest.isolateModules(() => {
+        ({ RawJson: Other } = jest.requireActual('../../operators/rawJson.js'));
+      });
+      const foreign = new Other('{"from":"elsewhere"}');
+
+      expect(Other).not.toBe(RawJson);
+      expect(foreign).not.toBeInstanceOf(RawJson);
+      expect(isRawJson(foreign)).toBe(true);
+      expect(encodeAll<unknown>([[foreign]])).toEqual(['{"from":"elsewhere"}']);
+    });
+
+    it('should refuse, at creation, a text that is not one line of JSON', () => {
+      expect(() => new RawJson('{"a":\n1}')).toThrow(TypeError);
+      expect(() => new RawJson(JSON.stringify(undefined) as unknown as string)).toThrow(TypeError);
+      expect(isRawJson({ json: '1' })).toBe(false);
+      expect(isRawJson(null)).toBe(false);
     });
   });
 
