@@ -252,7 +252,7 @@ describe('WsOutbox in virtual time', () => {
   it('should hold no listener on its socket and no timer once idle, and subscribe again on the next send', () => {
     let socket!: SocketDouble;
     const listeners: Array<[number, number]> = [];
-    let live: number[] = [];
+    const live: number[] = [];
     testScheduler.run(() => {
       const scheduler = countingScheduler(testScheduler);
       socket = new SocketDouble(testScheduler, 1);
