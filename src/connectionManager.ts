@@ -30,16 +30,13 @@ export interface ConnectionManagerOptions<T> {
   heartbeat?: false | HeartbeatOptions<ManagedSocket>;
 }
 
-interface Connection<T> {
-  readonly socket: ManagedSocket;
-  readonly outbox: WsOutbox<T>;
-  readonly sessionId: string | undefined;
-  readonly onClose: () => void;
-}
-
 /**
- * Owns one outbox per socket and one heartbeat for all: the seed's `ConnectionManager`, with
- * `broadcast`.
+ * Owns one outbox per socket and one heartbeat for all: the original design's
+ * `ConnectionManager`, with `broadcast`.
+ *
+ * An idle connection costs the manager a few hundred bytes over its socket: its outbox holds no
+ * pipeline while idle, and the manager and the heartbeat keep one map entry each and listen
+ * with one shared function for all sockets.
  *
  * A socket that closes is disconnected by itself; `disconnect` is for the server closing it.
  * A socket that stops answering pings is terminated by the heartbeat within two intervals (see
@@ -54,14 +51,14 @@ interface Connection<T> {
  * ```
  */
 export class ConnectionManager<T = unknown> {
-  private readonly connections = new Map<SendableSocket, Connection<T>>();
+  private readonly outboxes = new Map<SendableSocket, WsOutbox<T>>();
+  /** Only the sockets connected with a session id. */
+  private readonly sessionIds = new Map<SendableSocket, string>();
   private readonly heartbeat: Heartbeat<ManagedSocket, RawJson> | undefined;
   /** One options object for every outbox, so that they share what is derived from it. */
   private readonly outboxOptions: WsOutboxOptions<T>;
-  /** The heartbeat's application message goes through the socket's outbox. */
-  private readonly sendHeartbeat = (message: RawJson, socket: ManagedSocket): void => {
-    this.connections.get(socket)?.outbox.send(message);
-  };
+  /** One listener for every socket: EventEmitter calls it with the socket as `this`. */
+  private readonly onSocketClose: (this: SendableSocket) => void;
 
   constructor(private readonly options: ConnectionManagerOptions<T> = {}) {
     // Registered now, not with the first outbox, so a scrape before any connection already
@@ -70,48 +67,54 @@ export class ConnectionManager<T = unknown> {
     this.outboxOptions = { ...options.outbox, metrics: metrics ?? false };
     // Validates the options now, and compiles the serializer once for every outbox.
     outboxConfig(this.outboxOptions);
-    this.heartbeat = options.heartbeat === false ? undefined : createHeartbeat(options);
+    const disconnect = (socket: SendableSocket) => void this.disconnect(socket);
+    this.onSocketClose = function (this: SendableSocket) {
+      disconnect(this);
+    };
+    this.heartbeat =
+      options.heartbeat === false
+        ? undefined
+        : createHeartbeat(options, (message, socket) => this.outboxes.get(socket)?.send(message));
   }
 
   /** Live connections. */
   get size(): number {
-    return this.connections.size;
+    return this.outboxes.size;
   }
 
   /** The sockets connected, optionally only those of one session. */
   sockets(sessionId?: string): ManagedSocket[] {
-    const sockets: ManagedSocket[] = [];
-    for (const connection of this.connections.values()) {
-      if (sessionId === undefined || connection.sessionId === sessionId) {
-        sockets.push(connection.socket);
-      }
-    }
-    return sockets;
+    const sockets =
+      sessionId === undefined
+        ? [...this.outboxes.keys()]
+        : [...this.sessionIds].filter(([, id]) => id === sessionId).map(([socket]) => socket);
+    return sockets as ManagedSocket[];
   }
 
   /** The outbox of a connected socket. */
   outbox(socket: SendableSocket): WsOutbox<T> | undefined {
-    return this.connections.get(socket)?.outbox;
+    return this.outboxes.get(socket);
   }
 
   /**
    * Creates and starts an outbox for `socket` and adds it to the heartbeat; it is disconnected
    * when the socket closes.
-   * @param socket A freshly opened `ws` socket.
+   * @param socket A freshly opened `ws` socket (its listeners are called with it as `this`, as
+   * EventEmitter does).
    * @param sessionId An application id to find the socket again (`sockets(sessionId)`).
    * @returns The socket's outbox.
    */
   connect(socket: ManagedSocket, sessionId?: string): WsOutbox<T> {
-    const existing = this.connections.get(socket);
-    if (existing) return existing.outbox;
+    const existing = this.outboxes.get(socket);
+    if (existing) return existing;
     const outbox = new WsOutbox<T>(socket, this.outboxOptions).start();
     // A socket already closing will never emit the 'close' that would forget it: its outbox
     // has ended at start (every send is counted dropped), and it is not kept.
     if (socket.readyState > OPEN) return outbox;
-    const onClose = () => void this.disconnect(socket);
-    socket.on('close', onClose);
-    this.connections.set(socket, { socket, outbox, sessionId, onClose });
-    this.heartbeat?.add(socket, this.sendHeartbeat);
+    socket.on('close', this.onSocketClose);
+    this.outboxes.set(socket, outbox);
+    if (sessionId !== undefined) this.sessionIds.set(socket, sessionId);
+    this.heartbeat?.add(socket);
     return outbox;
   }
 
@@ -120,12 +123,13 @@ export class ConnectionManager<T = unknown> {
    * @returns The outbox's final counts, or undefined if the socket was not connected.
    */
   async disconnect(socket: SendableSocket): Promise<OutboxStats | undefined> {
-    const connection = this.connections.get(socket);
-    if (!connection) return undefined;
-    this.connections.delete(socket);
-    socket.off('close', connection.onClose);
-    this.heartbeat?.remove(connection.socket);
-    return connection.outbox.stop({ timeoutMs: this.options.stopTimeoutMs });
+    const outbox = this.outboxes.get(socket);
+    if (!outbox) return undefined;
+    this.outboxes.delete(socket);
+    this.sessionIds.delete(socket);
+    socket.off('close', this.onSocketClose);
+    this.heartbeat?.remove(socket as ManagedSocket);
+    return outbox.stop({ timeoutMs: this.options.stopTimeoutMs });
   }
 
   /**
@@ -133,7 +137,7 @@ export class ConnectionManager<T = unknown> {
    * @returns False when the socket is not connected or its outbox dropped the message.
    */
   sendMessage(socket: SendableSocket, message: T): boolean {
-    return this.connections.get(socket)?.outbox.send(message) ?? false;
+    return this.outboxes.get(socket)?.send(message) ?? false;
   }
 
   /**
@@ -142,7 +146,7 @@ export class ConnectionManager<T = unknown> {
    * @throws TypeError when the message cannot be serialized (nothing is queued then).
    */
   broadcast(message: T): number {
-    if (this.connections.size === 0) return 0;
+    if (this.outboxes.size === 0) return 0;
     let failure: unknown;
     const json = outboxConfig(this.outboxOptions).encode([message], (error) => (failure = error));
     if (json === undefined) {
@@ -152,7 +156,7 @@ export class ConnectionManager<T = unknown> {
     }
     const shared = new RawJson(json);
     let accepted = 0;
-    for (const { outbox } of this.connections.values()) {
+    for (const outbox of this.outboxes.values()) {
       if (outbox.send(shared)) accepted++;
     }
     return accepted;
@@ -160,7 +164,7 @@ export class ConnectionManager<T = unknown> {
 
   /** Stops every outbox (for a graceful shutdown); resolves when all have settled. */
   async closeAll(): Promise<OutboxStats[]> {
-    const sockets = [...this.connections.keys()];
+    const sockets = [...this.outboxes.keys()];
     const stats = await Promise.all(sockets.map((socket) => this.disconnect(socket)));
     return stats.filter((s): s is OutboxStats => s !== undefined);
   }
@@ -169,10 +173,12 @@ export class ConnectionManager<T = unknown> {
 /** The manager's heartbeat, its message serialized once per tick and its metrics the outbox's. */
 function createHeartbeat<T>(
   options: ConnectionManagerOptions<T>,
+  send: (message: RawJson, socket: ManagedSocket) => void,
 ): Heartbeat<ManagedSocket, RawJson> {
   const { message, ...heartbeat } = options.heartbeat || {};
   return new Heartbeat<ManagedSocket, RawJson>({
     ...heartbeat,
+    send,
     metrics: heartbeat.metrics ?? options.outbox?.metrics,
     // JSON.stringify, not the outbox's serializer: a schema made for T would mangle the message.
     message: message ? () => new RawJson(JSON.stringify(message())) : false,

@@ -34,16 +34,16 @@ export interface HeartbeatOptions<S extends HeartbeatSocket = HeartbeatSocket, M
   /** Sees each socket the heartbeat terminates, after `terminate()`. */
   onTerminate?: (socket: S) => void;
   /**
+   * Where the application-level message goes for a socket added without a `send` of its own:
+   * one function for every socket (`ConnectionManager` passes its outboxes' `send`), so that a
+   * watched socket costs the heartbeat no closure.
+   */
+  send?: (message: M, socket: S) => void;
+  /**
    * Sees an error thrown by `message` or by a `send`. Pings and terminations go on either way.
    * Default: rethrown asynchronously, as RxJS reports an error nobody handles.
    */
   onError?: (error: unknown) => void;
-}
-
-interface Peer<S, M> {
-  alive: boolean;
-  readonly onPong: () => void;
-  readonly send: ((message: M, socket: S) => void) | undefined;
 }
 
 /** `WebSocket.OPEN` and `WebSocket.CLOSED` in `ws` and in browsers. */
@@ -85,7 +85,12 @@ const DEFAULT_INTERVAL_MS = 25_000;
  * @param options See {@link HeartbeatOptions}.
  */
 export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown> {
-  private readonly peers = new Map<S, Peer<S, M>>();
+  /** Each socket watched, and whether it answered since its last ping. */
+  private readonly alive = new Map<S, boolean>();
+  /** The sockets added with a `send` of their own. */
+  private readonly sends = new Map<S, (message: M, socket: S) => void>();
+  /** One listener for every socket: EventEmitter calls it with the socket as `this`. */
+  private readonly onPong: (this: S) => void;
   private readonly intervalMs: number;
   private readonly scheduler: SchedulerLike;
   private readonly metrics: OutboxMetrics | undefined;
@@ -99,32 +104,31 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
     }
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.metrics = resolveMetrics(options.metrics);
+    const alive = this.alive;
+    this.onPong = function (this: S) {
+      if (alive.has(this)) alive.set(this, true);
+    };
   }
 
   /** Sockets watched. */
   get size(): number {
-    return this.peers.size;
+    return this.alive.size;
   }
 
   /**
    * Watches a socket: it counts as alive until its first ping goes unanswered.
-   * @param socket An open socket. Adding one already watched does nothing.
-   * @param send Where the application-level heartbeat message goes, e.g. its outbox's `send`;
-   * called with the message and the socket, so one function can serve every socket.
+   * @param socket An open socket (its 'pong' listeners are called with it as `this`, as
+   * EventEmitter does). Adding one already watched does nothing.
+   * @param send Where the application-level heartbeat message goes, e.g. its outbox's `send`.
+   * Default: the `send` option.
    * @throws Error after `dispose()`.
    */
   add(socket: S, send?: (message: M, socket: S) => void): void {
     if (this.disposed) throw new Error('Heartbeat: add() after dispose()');
-    if (this.peers.has(socket)) return;
-    const peer: Peer<S, M> = {
-      alive: true,
-      onPong: () => {
-        peer.alive = true;
-      },
-      send,
-    };
-    socket.on('pong', peer.onPong);
-    this.peers.set(socket, peer);
+    if (this.alive.has(socket)) return;
+    socket.on('pong', this.onPong);
+    this.alive.set(socket, true);
+    if (send) this.sends.set(socket, send);
     this.timer ??= interval(this.intervalMs, this.scheduler).subscribe(() => this.tick());
   }
 
@@ -133,11 +137,10 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
    * @param socket A socket added before; anything else is ignored.
    */
   remove(socket: S): void {
-    const peer = this.peers.get(socket);
-    if (!peer) return;
-    this.peers.delete(socket);
-    socket.off('pong', peer.onPong);
-    if (this.peers.size === 0) {
+    if (!this.alive.delete(socket)) return;
+    this.sends.delete(socket);
+    socket.off('pong', this.onPong);
+    if (this.alive.size === 0) {
       this.timer?.unsubscribe();
       this.timer = undefined;
     }
@@ -146,29 +149,30 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
   /** Stops watching every socket, without terminating any; `add` throws from then on. */
   dispose(): void {
     this.disposed = true;
-    for (const socket of [...this.peers.keys()]) this.remove(socket);
+    for (const socket of [...this.alive.keys()]) this.remove(socket);
   }
 
   private tick(): void {
-    const pinged: Array<[S, Peer<S, M>]> = [];
+    const pinged: S[] = [];
     // A snapshot: terminate() and onTerminate may remove sockets while we go through them.
-    for (const [socket, peer] of [...this.peers]) {
-      if (this.peers.get(socket) !== peer) continue;
+    for (const socket of [...this.alive.keys()]) {
+      const answered = this.alive.get(socket);
+      if (answered === undefined) continue;
       if (socket.readyState === CLOSED) {
         // Closed without anyone calling remove(): nothing to terminate or count, just let go.
         this.remove(socket);
-      } else if (!peer.alive) {
+      } else if (!answered) {
         this.terminate(socket);
       } else if (socket.readyState === OPEN) {
         // CONNECTING cannot be pinged yet, and CLOSING has ws's own close timer: both wait.
-        peer.alive = false;
+        this.alive.set(socket, false);
         try {
           socket.ping();
         } catch {
           this.terminate(socket);
           continue;
         }
-        pinged.push([socket, peer]);
+        pinged.push(socket);
       }
     }
     if (this.options.message && pinged.length > 0) this.sendMessage(this.options.message, pinged);
@@ -182,7 +186,7 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
     this.options.onTerminate?.(socket);
   }
 
-  private sendMessage(build: () => M, peers: Array<[S, Peer<S, M>]>): void {
+  private sendMessage(build: () => M, sockets: S[]): void {
     let message: M;
     try {
       message = build();
@@ -190,11 +194,11 @@ export class Heartbeat<S extends HeartbeatSocket = HeartbeatSocket, M = unknown>
       this.reportError(error);
       return;
     }
-    for (const [socket, peer] of peers) {
+    for (const socket of sockets) {
       // onTerminate, or a send, may have removed a socket pinged earlier in this tick.
-      if (this.peers.get(socket) !== peer) continue;
+      if (!this.alive.has(socket)) continue;
       try {
-        peer.send?.(message, socket);
+        (this.sends.get(socket) ?? this.options.send)?.(message, socket);
       } catch (error) {
         this.reportError(error);
       }

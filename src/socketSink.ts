@@ -116,117 +116,150 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  * @returns An Observer of frames with its readiness, `closed` and counters.
  */
 export function socketSink(socket: SendableSocket, config: SocketSinkConfig = {}): SocketSink {
-  const highWaterMark = config.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-  if (!(highWaterMark > 0)) {
-    throw new RangeError(`socketSink: highWaterMark must be > 0 bytes, got ${highWaterMark}`);
-  }
-  const onError = config.onError ?? reportUnhandledError;
-  const readiness = new BehaviorSubject(false);
-  const closeSignal = new Subject<void>();
-  let pendingBytes = 0;
-  let pendingFrames = 0;
-  let upstreamBytes = 0;
-  let isClosed = socket.readyState > OPEN;
-  let flushWaiters: Array<() => void> = [];
+  return new BoundSocketSink(socket, config);
+}
 
-  const isOpen = () => !isClosed && socket.readyState === OPEN;
+/**
+ * The sink itself: a class, so that the many sinks of a busy server share their methods instead
+ * of each holding a dozen closures.
+ */
+class BoundSocketSink implements SocketSink {
+  readonly ready$: Observable<boolean>;
+  readonly closed: Observable<void>;
+  private readonly highWaterMark: number;
+  private readonly onError: (error: unknown) => void;
+  private readonly readiness = new BehaviorSubject(false);
+  private readonly closeSignal = new Subject<void>();
+  private _pendingBytes = 0;
+  private _pendingFrames = 0;
+  private _upstreamBytes = 0;
+  private isClosed: boolean;
+  private flushWaiters: Array<() => void> = [];
 
-  const updateReadiness = () => {
-    // A closing socket fails its queued sends; the bytes they free are no demand.
-    const ready = isOpen() && pendingBytes + upstreamBytes < highWaterMark;
-    if (ready !== readiness.value) readiness.next(ready);
-  };
-
-  const onClose = () => {
-    if (isClosed) return;
-    isClosed = true;
-    release();
-    updateReadiness();
-    closeSignal.next();
-    closeSignal.complete();
-  };
-  // A client-side socket starts CONNECTING: it is ready once it opens.
-  const onOpen = () => updateReadiness();
-  const release = () => {
-    socket.off('close', onClose);
-    socket.off('open', onOpen);
-  };
-  if (!isClosed) socket.on('close', onClose);
-  if (socket.readyState < OPEN) socket.on('open', onOpen);
-  updateReadiness();
-
-  const settle = (bytes: number, error: Error | undefined, onSettled?: (r: SendResult) => void) => {
-    pendingBytes -= bytes;
-    pendingFrames--;
-    if (pendingFrames === 0) {
-      const waiters = flushWaiters;
-      flushWaiters = [];
-      for (const resolve of waiters) resolve();
+  constructor(
+    private readonly socket: SendableSocket,
+    config: SocketSinkConfig,
+  ) {
+    const highWaterMark = config.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    if (!(highWaterMark > 0)) {
+      throw new RangeError(`socketSink: highWaterMark must be > 0 bytes, got ${highWaterMark}`);
     }
-    // The frame's own outcome first: whoever counts it sees it before the room it frees.
-    onSettled?.({ bytes, error });
-    updateReadiness();
-  };
+    this.highWaterMark = highWaterMark;
+    this.onError = config.onError ?? reportUnhandledError;
+    this.ready$ = this.readiness.asObservable();
+    this.isClosed = socket.readyState > OPEN;
+    this.closed = new Observable<void>((subscriber) => {
+      if (this.isClosed) {
+        subscriber.next();
+        subscriber.complete();
+        return;
+      }
+      return this.closeSignal.subscribe(subscriber);
+    });
+    if (!this.isClosed) socket.on('close', this.onClose);
+    // A client-side socket starts CONNECTING: it is ready once it opens.
+    if (socket.readyState < OPEN) socket.on('open', this.onOpen);
+    this.updateReadiness();
+  }
 
-  const send = (frame: Frame, onSettled?: (result: SendResult) => void) => {
+  get ready(): boolean {
+    return this.readiness.value;
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed && this.socket.readyState === OPEN;
+  }
+
+  get pendingBytes(): number {
+    return this._pendingBytes;
+  }
+
+  get pendingFrames(): number {
+    return this._pendingFrames;
+  }
+
+  get upstreamBytes(): number {
+    return this._upstreamBytes;
+  }
+
+  send(frame: Frame, onSettled?: (result: SendResult) => void): void {
     const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
-    pendingBytes += bytes;
-    pendingFrames++;
-    updateReadiness();
+    this._pendingBytes += bytes;
+    this._pendingFrames++;
+    this.updateReadiness();
     let settled = false;
     const callback = (error?: Error | null) => {
       // ws may call back twice on some close paths; count each frame once.
       if (settled) return;
       settled = true;
-      settle(bytes, error ?? undefined, onSettled);
+      this.settle(bytes, error ?? undefined, onSettled);
     };
     try {
-      socket.send(frame, callback);
+      this.socket.send(frame, callback);
     } catch (error) {
       // ws throws only while CONNECTING; settle as a failed send rather than lose the frame.
       callback(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  // Bound: handed to `gzipOver`'s `onPending`, and to subscriptions as a teardown.
+  readonly setUpstreamBytes = (bytes: number): void => {
+    this._upstreamBytes = bytes;
+    this.updateReadiness();
   };
 
-  const closed = new Observable<void>((subscriber) => {
-    if (isClosed) {
-      subscriber.next();
-      subscriber.complete();
-      return;
+  readonly release = (): void => {
+    this.socket.off('close', this.onClose);
+    this.socket.off('open', this.onOpen);
+  };
+
+  next(frame: Frame): void {
+    this.send(frame);
+  }
+
+  error(error: unknown): void {
+    this.onError(error);
+  }
+
+  complete(): void {}
+
+  flushed(): Promise<void> {
+    return this._pendingFrames === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => this.flushWaiters.push(resolve));
+  }
+
+  private readonly onClose = (): void => {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.release();
+    this.updateReadiness();
+    this.closeSignal.next();
+    this.closeSignal.complete();
+  };
+
+  private readonly onOpen = (): void => this.updateReadiness();
+
+  private updateReadiness(): void {
+    // A closing socket fails its queued sends; the bytes they free are no demand.
+    const ready = this.isOpen && this._pendingBytes + this._upstreamBytes < this.highWaterMark;
+    if (ready !== this.readiness.value) this.readiness.next(ready);
+  }
+
+  private settle(
+    bytes: number,
+    error: Error | undefined,
+    onSettled: ((result: SendResult) => void) | undefined,
+  ): void {
+    this._pendingBytes -= bytes;
+    this._pendingFrames--;
+    if (this._pendingFrames === 0) {
+      const waiters = this.flushWaiters;
+      this.flushWaiters = [];
+      for (const resolve of waiters) resolve();
     }
-    return closeSignal.subscribe(subscriber);
-  });
-
-  return {
-    get ready() {
-      return readiness.value;
-    },
-    ready$: readiness.asObservable(),
-    get isOpen() {
-      return isOpen();
-    },
-    get pendingBytes() {
-      return pendingBytes;
-    },
-    get pendingFrames() {
-      return pendingFrames;
-    },
-    get upstreamBytes() {
-      return upstreamBytes;
-    },
-    closed,
-    send,
-    setUpstreamBytes: (bytes: number) => {
-      upstreamBytes = bytes;
-      updateReadiness();
-    },
-    next: (frame) => send(frame),
-    error: (error: unknown) => onError(error),
-    complete: () => {},
-    flushed: () =>
-      pendingFrames === 0
-        ? Promise.resolve()
-        : new Promise((resolve) => flushWaiters.push(resolve)),
-    release,
-  };
+    // The frame's own outcome first: whoever counts it sees it before the room it frees.
+    onSettled?.({ bytes, error });
+    this.updateReadiness();
+  }
 }
