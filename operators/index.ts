@@ -8,3 +8,5 @@ export { fromNdjson, parseNdjson } from './fromNdjson.js';
 export { gzipOver, gzipSyncCompressor, inlineGzipCompressor } from './gzipOver.js';
 export type { GzipOverConfig, GzipCompressor } from './gzipOver.js';
 export { decodeFrame, decodeFrames, COMPRESSED_ENVELOPE_PREFIX } from './decodeFrame.js';
+export { catchUp, CatchUpOverflowError, OffsetGapError } from './catchUp.js';
+export type { CatchUpConfig } from './catchUp.js';
