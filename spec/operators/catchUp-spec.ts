@@ -157,7 +157,7 @@ describe('catchUp', () => {
 
   it('should emit one value from history', () => {
     testScheduler.run(({ hot, cold, expectObservable }) => {
-      const live = hot('   -------|');
+      const live = hot<number>('   -------|');
       const history = cold('--a|', v);
       expectObservable(live.pipe(catchUp(0, () => history, { offsetOf }))).toBe('--a----|', v);
     });
@@ -166,7 +166,7 @@ describe('catchUp', () => {
   it('should emit one value from the live source', () => {
     testScheduler.run(({ hot, cold, expectObservable }) => {
       const live = hot('   -----a-|', v);
-      const history = cold('--|');
+      const history = cold<number>('--|');
       expectObservable(live.pipe(catchUp(0, () => history, { offsetOf }))).toBe('-----a-|', v);
     });
   });
@@ -362,7 +362,7 @@ describe('catchUp', () => {
 
     it('should not complete when history completes while the live source goes on', () => {
       testScheduler.run(({ hot, cold, expectObservable }) => {
-        const live = hot('   --------');
+        const live = hot<number>('   --------');
         const history = cold('-a|', v);
         expectObservable(live.pipe(catchUp(0, () => history, { offsetOf }))).toBe('-a------', v);
       });
@@ -372,7 +372,7 @@ describe('catchUp', () => {
   describe('holes', () => {
     it('should error with an OffsetGapError when history skips an offset', () => {
       testScheduler.run(({ hot, cold, expectObservable }) => {
-        const live = hot('   ---------|');
+        const live = hot<number>('   ---------|');
         const history = cold('-a-c|', v);
         expectObservable(live.pipe(catchUp(0, () => history, { offsetOf }))).toBe(
           '-a-#',
@@ -384,7 +384,7 @@ describe('catchUp', () => {
 
     it('should error when the history starts past the position (trimmed meanwhile)', () => {
       testScheduler.run(({ hot, cold, expectObservable }) => {
-        const live = hot('   ---------|');
+        const live = hot<number>('   ---------|');
         const history = cold('-d-e|', v);
         expectObservable(live.pipe(catchUp(1, () => history, { offsetOf }))).toBe(
           '-#',
@@ -441,7 +441,7 @@ describe('catchUp', () => {
 
     it('should error with a TypeError when offsetOf gives no safe integer', () => {
       testScheduler.run(({ hot, cold, expectObservable }) => {
-        const live = hot('   ------|');
+        const live = hot<number>('   ------|');
         const history = cold('-a-b|', { a: 1, b: 2.5 });
         const result = live.pipe(catchUp(0, () => history, { offsetOf }));
         expectObservable(result).toBe(
@@ -455,7 +455,7 @@ describe('catchUp', () => {
     it('should error when offsetOf throws', () => {
       testScheduler.run(({ hot, cold, expectObservable }) => {
         const live = hot('   --a--|', v);
-        const history = cold('----|');
+        const history = cold<number>('----|');
         const error = new Error('no offset');
         const result = live.pipe(
           catchUp(0, () => history, {
@@ -542,7 +542,7 @@ describe('catchUp', () => {
 
     it('should error the output when it throws', () => {
       testScheduler.run(({ hot, cold, expectObservable }) => {
-        const live = hot('   ------|');
+        const live = hot<number>('   ------|');
         const history = cold('--a|', v);
         const error = new Error('hub gone');
         const onCaughtUp = () => {
