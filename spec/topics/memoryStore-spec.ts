@@ -335,6 +335,18 @@ describe('MemoryTopicStore', () => {
       expect(clock.pending()).toBe(0);
     });
 
+    it('should age in virtual time as its documentation shows', async () => {
+      const scheduler = new VirtualTimeScheduler(VirtualAction, 0);
+      const store = makeStore({ maxAgeMs: 1_000, scheduler });
+
+      await store.append('room:lobby', ['{"text":"hi"}']);
+      scheduler.maxFrames = 1_000;
+      scheduler.flush();
+      scheduler.frame = 1_000;
+      expect((await store.read('room:lobby', 0, 10)).publications).toEqual([]);
+      expect(store.bytes).toBe(0);
+    });
+
     it('should cancel its timer on close', async () => {
       const clock = virtualClock();
       const store = makeStore({ maxAgeMs: 1_000, scheduler: clock.scheduler });

@@ -57,8 +57,12 @@ export interface MemoryTopicStoreOptions {
   onListenerError?: (error: unknown, topic: string) => void;
 }
 
-/** What each publication held costs beside its data, as {@link MemoryTopicStoreOptions.maxTotalBytes} counts it. */
-export const PUBLICATION_OVERHEAD_BYTES = 64;
+/**
+ * What each publication held costs beside its data, as {@link MemoryTopicStoreOptions.maxTotalBytes}
+ * counts it: its record, its place in the history and its time (about 90 bytes measured on
+ * Node 20, x64), rounded up.
+ */
+export const PUBLICATION_OVERHEAD_BYTES = 96;
 
 const DEFAULTS = {
   maxPublications: 1_000,
