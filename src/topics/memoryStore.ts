@@ -181,6 +181,14 @@ export class MemoryTopicStore implements TopicStore {
     return this.totalBytes;
   }
 
+  /**
+   * Numbers the publications and announces them to the topic's watchers, synchronously; the
+   * history keeps what its bounds allow.
+   * @param topic The topic's name.
+   * @param data Each publication's data as one line of JSON.
+   * @returns The epoch and the offsets given. Rejects with a `TypeError` on a bad topic or data,
+   * or an `Error` once the store is closed.
+   */
   async append(topic: string, data: readonly string[]): Promise<AppendResult> {
     this.assertOpen();
     assertTopicName(topic, this.maxTopicLength);
@@ -205,6 +213,15 @@ export class MemoryTopicStore implements TopicStore {
     return { epoch: entry.epoch, first, last: entry.top };
   }
 
+  /**
+   * The topic's position and the publications held after `after`. Creates the topic (and its
+   * epoch) if it is not held.
+   * @param topic The topic's name.
+   * @param after The last offset the reader has; 0 for the start.
+   * @param limit The most publications returned; 0 for the position only.
+   * @returns The page. Rejects with a `TypeError` or `RangeError` on a bad argument, or an
+   * `Error` once the store is closed.
+   */
   async read(topic: string, after: number, limit: number): Promise<HistoryPage> {
     this.assertOpen();
     assertTopicName(topic, this.maxTopicLength);
@@ -220,6 +237,15 @@ export class MemoryTopicStore implements TopicStore {
     return { epoch, top, oldest: top + 1 - log.length, publications: log.after(after, limit) };
   }
 
+  /**
+   * Announces the topic's later publications to `listener`, from now on (`ready` is resolved).
+   * The topic is not forgotten while watched.
+   * @param topic The topic's name.
+   * @param listener Called synchronously by `append`, in offset order.
+   * @returns The watch; `close()` it when done.
+   * @throws {TypeError} On a bad topic or listener.
+   * @throws {Error} Once the store is closed.
+   */
   watch(topic: string, listener: (event: TopicEvent) => void): TopicWatch {
     this.assertOpen();
     assertTopicName(topic, this.maxTopicLength);
@@ -235,6 +261,7 @@ export class MemoryTopicStore implements TopicStore {
     };
   }
 
+  /** Stops the timer and drops every topic; later calls are refused. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
