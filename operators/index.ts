@@ -9,3 +9,5 @@ export { gzipOver, gzipSyncCompressor, inlineGzipCompressor } from './gzipOver.j
 export type { GzipOverConfig, GzipCompressor } from './gzipOver.js';
 export { decodeFrame, decodeFrames, COMPRESSED_ENVELOPE_PREFIX } from './decodeFrame.js';
 export { RawJson, isRawJson } from './rawJson.js';
+export { catchUp, CatchUpOverflowError, OffsetGapError } from './catchUp.js';
+export type { CatchUpConfig } from './catchUp.js';

@@ -21,3 +21,4 @@ export {
 } from './metrics.js';
 export type { OutboxMetrics } from './metrics.js';
 export * from './operations/index.js';
+export * from './topics/index.js';
