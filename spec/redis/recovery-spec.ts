@@ -159,6 +159,27 @@ describe('RedisTopicStore recovery', () => {
     watch.close();
   });
 
+  it('rejects the ready of a watch made while Redis is down, and watches again once it is back', async () => {
+    const store = await makeStore({ commandTimeoutMs: 300 });
+    const topic = newTopic();
+    await server.stop();
+    try {
+      const log = new EventLog();
+      const watch = store.watch(topic, log.listener);
+      await expect(watch.ready).rejects.toBeInstanceOf(TopicStoreUnavailableError);
+      watch.close();
+    } finally {
+      await server.restart();
+    }
+    const log = new EventLog();
+    const watch = store.watch(topic, log.listener);
+    await watch.ready;
+    await store.append(topic, ['1']);
+    await log.until((l) => l.publications.length === 1, 'the publication');
+    expect(log.publications).toEqual(['1:1']);
+    watch.close();
+  });
+
   it('applies a batch once when Redis answers after the store gave up on it', async () => {
     const store = await makeStore({ commandTimeoutMs: 200, retries: 1 });
     const topic = newTopic();
