@@ -62,7 +62,8 @@ export class Appender {
     this.pendingBytes += bytes;
     return new Promise<AppendResult>((resolve, reject) => {
       const queue = this.queues.get(topic);
-      const entry = { data, bytes, resolve, reject };
+      // A copy: the caller may reuse its array before the batch is sent.
+      const entry = { data: data.slice(), bytes, resolve, reject };
       if (queue) {
         queue.push(entry);
         return;

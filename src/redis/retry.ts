@@ -88,12 +88,23 @@ function withTimeout<T>(
 ): Promise<T> {
   if (!client.isReady) return Promise.reject(new NotConnectedError());
   const controller = new AbortController();
+  return within(command(controller.signal), ms, () => {
+    controller.abort();
+    return new CommandTimeoutError(ms);
+  });
+}
+
+/**
+ * Settles as `promise` does, or rejects with `onTimeout()` once `ms` have passed.
+ * @param promise What is awaited.
+ * @param ms The time it has.
+ * @param onTimeout Runs at the timeout; returns the rejection.
+ * @returns The race.
+ */
+export function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      controller.abort();
-      reject(new CommandTimeoutError(ms));
-    }, ms);
-    command(controller.signal).then(
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    promise.then(
       (value) => {
         clearTimeout(timer);
         resolve(value);

@@ -3,6 +3,7 @@ import { parseAnnouncement } from './announcement.js';
 import type { Announcement } from './announcement.js';
 import type { Counters } from './counters.js';
 import { TopicStoreUnavailableError } from './errors.js';
+import { within } from './retry.js';
 import type { Subscriber } from './subscriber.js';
 
 /** What a {@link TopicFeed} needs from its store. */
@@ -121,7 +122,11 @@ export class TopicFeed {
     for (let attempt = 0; ; attempt++) {
       this.subscription = this.context.subscriber.subscribe(this.channel, this.onMessage);
       try {
-        await beforeDeadline(this.subscription, deadline);
+        await within(
+          this.subscription,
+          Math.max(0, deadline - Date.now()),
+          () => new DeadlineError('the subscription was not confirmed in time'),
+        );
         return;
       } catch (error) {
         // A SUBSCRIBE lost with its connection is not retried by node-redis; one still queued
@@ -279,22 +284,3 @@ export class TopicFeed {
 }
 
 class DeadlineError extends Error {}
-
-function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new DeadlineError('the subscription was not confirmed in time')),
-      Math.max(0, deadline - Date.now()),
-    );
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
