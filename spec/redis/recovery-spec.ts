@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { RedisTopicStore, TopicStoreUnavailableError } from '../../src/redis/index.js';
 import type { RedisTopicStoreOptions } from '../../src/redis/index.js';
 import { producerKey, topicKeys } from '../../src/redis/keys.js';
@@ -178,6 +179,79 @@ describe('RedisTopicStore recovery', () => {
     await log.until((l) => l.publications.length === 1, 'the publication');
     expect(log.publications).toEqual(['1:1']);
     watch.close();
+  });
+
+  it('gives watchers each publication once, in order, whatever announcements and connections are lost', async () => {
+    type Step = { kind: 'announced' | 'unannounced'; count: number } | { kind: 'kill' };
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      fc.record({ kind: fc.constant('announced' as const), count: fc.integer({ min: 1, max: 4 }) }),
+      fc.record({
+        kind: fc.constant('unannounced' as const),
+        count: fc.integer({ min: 1, max: 6 }),
+      }),
+      fc.record({ kind: fc.constant('kill' as const) }),
+    );
+    const maxLength = 8;
+    const store = await makeStore({ maxLength });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 8 }), async (steps) => {
+        const topic = newTopic();
+        const { epoch } = await store.append(topic, ['0']);
+        const log = new EventLog();
+        const watch = store.watch(topic, log.listener);
+        await watch.ready;
+        const data = new Map<number, string>([[1, '0']]);
+        let top = 1;
+        const record = (count: number, offsetsData: (index: number) => string) => {
+          for (let index = 0; index < count; index++) data.set(++top, offsetsData(index));
+        };
+        for (const current of [...steps, { kind: 'announced' as const, count: 1 }]) {
+          if (current.kind === 'kill') {
+            await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+          } else if (current.kind === 'unannounced') {
+            await appendUnannounced(topic, current.count);
+            record(current.count, (index) => json({ unannounced: index }));
+          } else {
+            const batch = Array.from({ length: current.count }, (_, index) => json([top, index]));
+            await store.append(topic, batch);
+            record(current.count, (index) => batch[index]!);
+          }
+        }
+        await log.until(
+          (l) => l.publications.at(-1)?.startsWith(`${top}:`) ?? false,
+          `offset ${top}`,
+        );
+        watch.close();
+        let last = 1;
+        let lostAfter: number | undefined;
+        for (const event of log.events) {
+          expect(event.epoch).toBe(epoch);
+          if (event.kind === 'lost') {
+            expect(event.after).toBe(last);
+            lostAfter = last;
+            continue;
+          }
+          expect(event.kind).toBe('publications');
+          if (event.kind !== 'publications') continue;
+          const [first] = event.publications;
+          if (lostAfter === undefined) {
+            expect(first?.offset).toBe(last + 1);
+          } else {
+            // What was lost was trimmed: the feed goes on from the oldest offset held.
+            expect(first!.offset).toBeGreaterThan(lostAfter + 1);
+            expect(first!.offset).toBeLessThanOrEqual(top - maxLength + 1);
+            lostAfter = undefined;
+          }
+          const got = event.publications.map(({ offset }) => offset);
+          expect(got).toEqual(offsets(first!.offset, first!.offset + got.length - 1));
+          for (const { offset, data: text } of event.publications) {
+            expect(text).toBe(data.get(offset));
+          }
+          last = event.publications.at(-1)!.offset;
+        }
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('applies a batch once when Redis answers after the store gave up on it', async () => {
