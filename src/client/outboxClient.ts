@@ -106,7 +106,8 @@ export class OutboxClient<M extends object = ServerMessage> {
   /**
    * Every message the server sends, decoded, in order (the heartbeat message and request events
    * included). Hot: a message is seen by those subscribed when it arrives. Completes on
-   * `close()` or when the client gives up reconnecting.
+   * `close()`, or when the client gives up reconnecting once every frame received before the
+   * last connection dropped has been delivered.
    */
   readonly messages$: Observable<M>;
   /** The status now and at every change; completes after `'closed'`. */
@@ -164,7 +165,7 @@ export class OutboxClient<M extends object = ServerMessage> {
       options.idPrefix ?? 'r',
     );
     // One frame at a time: a text frame behind a gzip frame waits for it, and a lost
-    // connection is reported to the requests only after the frames that came before it.
+    // connection is acted on only after the frames that came before it.
     this.queueSubscription = this.queue
       .pipe(
         concatMap((item) => {
@@ -237,9 +238,10 @@ export class OutboxClient<M extends object = ServerMessage> {
   }
 
   /**
-   * Closes the connection for good: no more reconnects, requests still running error with
-   * {@link ConnectionLostError}, `messages$` completes, and `status$` ends on `'closed'`.
-   * Calling it again does nothing.
+   * Closes the connection for good, at once: no more reconnects, requests still running error
+   * with {@link ConnectionLostError}, `messages$` completes, and `status$` ends on `'closed'`.
+   * A gzip frame still being decoded is dropped: you asked to stop. Calling it again does
+   * nothing.
    */
   close(): void {
     const socket = this.socket;
@@ -279,14 +281,27 @@ export class OutboxClient<M extends object = ServerMessage> {
     this.socket = socket;
   }
 
-  /** The socket is gone (closed, or given up on): report it in order, then reconnect. */
+  /**
+   * The socket is gone (closed, or given up on). What it delivered before is still being
+   * decoded: the loss goes through the same queue, so requests see their events before they
+   * fail, and the client reconnects (or ends) only once every frame received is delivered.
+   */
   private dropped(socket: ClientSocket): void {
     socket.onopen = socket.onmessage = socket.onclose = null;
     this.socket = undefined;
     this.watchdog.unsubscribe();
+    if (this.willReconnect()) this.statuses.next('reconnecting');
     this.queue.next({ kind: 'lost', socket });
+  }
+
+  private willReconnect(): boolean {
+    return this.reconnect !== false && this.attempts < this.reconnect.maxAttempts;
+  }
+
+  /** After a failed attempt or a lost connection: waits and tries again, or gives up. */
+  private retryLater(): void {
     const reconnect = this.reconnect;
-    if (reconnect === false || this.attempts >= reconnect.maxAttempts) {
+    if (reconnect === false || !this.willReconnect()) {
       this.finish('The connection was lost and the client gave up reconnecting.');
       return;
     }
@@ -314,10 +329,13 @@ export class OutboxClient<M extends object = ServerMessage> {
   private handle(item: string | { readonly kind: 'lost'; readonly socket: ClientSocket }): void {
     if (typeof item !== 'string') {
       this.requests.lost(item.socket);
+      this.retryLater();
       return;
     }
     const values = parseNdjson(item, (_line, error) => this.options.onDecodeError?.(error));
     for (const value of values) {
+      // A subscriber may have closed the client while this frame was being delivered.
+      if (this.done) return;
       this.requests.dispatch(value);
       this.messages.next(value as M);
     }
