@@ -12,6 +12,7 @@ import {
 } from '../../src/client/index.js';
 import type { OutboxClientOptions } from '../../src/client/index.js';
 import { fakeWebSocket } from './fakeSocket.js';
+import { at as atTime, soon as soonIn } from './virtualTime.js';
 import type { FakeSocket } from './fakeSocket.js';
 
 const STATUS = { c: 'connecting', o: 'open', r: 'reconnecting', x: 'closed' } as const;
@@ -42,17 +43,8 @@ describe('OutboxClient in virtual time', () => {
     return { client, sockets: fake.sockets, created };
   }
 
-  /** Runs `work` at virtual time `time`, which must not have passed. */
-  function at(time: number, work: () => void): void {
-    const delay = time - testScheduler.now();
-    if (delay < 0) throw new Error(`at(${time}): it is ${testScheduler.now()} already`);
-    testScheduler.schedule(work, delay);
-  }
-
-  /** Runs `work` in this frame, after what is running now. */
-  function soon(work: () => void): void {
-    testScheduler.schedule(work);
-  }
+  const at = (time: number, work: () => void) => atTime(testScheduler, time, work);
+  const soon = (work: () => void) => soonIn(testScheduler, work);
 
   describe('request', () => {
     it('should send the request and stream its events until complete', () => {

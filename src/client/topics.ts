@@ -122,14 +122,10 @@ export class Topics {
   subscribe<T>(topic: string): Observable<T> {
     checkTopic(topic);
     return new Observable<T>((subscriber) => {
-      if (this.closed) {
-        subscriber.complete();
-        return undefined;
-      }
-      const entry = this.entryOf(topic);
       const requester = subscriber as Subscriber<unknown>;
+      const entry = this.attach(topic, requester);
+      if (entry === undefined) return undefined;
       entry.requesters.add(requester);
-      entry.publications.subscribe(requester);
       if (entry.membership === 'none') {
         entry.membership = 'client';
         this.sendSubscribe(entry);
@@ -151,13 +147,8 @@ export class Topics {
   listen<T>(topic: string): Observable<T> {
     checkTopic(topic);
     return new Observable<T>((subscriber) => {
-      if (this.closed) {
-        subscriber.complete();
-        return undefined;
-      }
-      const entry = this.entryOf(topic);
-      entry.publications.subscribe(subscriber as Subscriber<unknown>);
-      return () => this.sweep(entry);
+      const entry = this.attach(topic, subscriber as Subscriber<unknown>);
+      return entry && (() => this.sweep(entry));
     });
   }
 
@@ -355,6 +346,17 @@ export class Topics {
     entry.synced = false;
     entry.retry.unsubscribe();
     entry.retries = 0;
+  }
+
+  /** Feeds the topic's publications to `subscriber`, or completes it if the client is done. */
+  private attach(topic: string, subscriber: Subscriber<unknown>): TopicEntry | undefined {
+    if (this.closed) {
+      subscriber.complete();
+      return undefined;
+    }
+    const entry = this.entryOf(topic);
+    entry.publications.subscribe(subscriber);
+    return entry;
   }
 
   private entryOf(topic: string): TopicEntry {
