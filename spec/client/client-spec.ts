@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import {
@@ -11,6 +12,7 @@ import {
 } from '../../src/client/index.js';
 import type { OutboxClientOptions } from '../../src/client/index.js';
 import { fakeWebSocket } from './fakeSocket.js';
+import { at as atTime, soon as soonIn } from './virtualTime.js';
 import type { FakeSocket } from './fakeSocket.js';
 
 const STATUS = { c: 'connecting', o: 'open', r: 'reconnecting', x: 'closed' } as const;
@@ -41,17 +43,8 @@ describe('OutboxClient in virtual time', () => {
     return { client, sockets: fake.sockets, created };
   }
 
-  /** Runs `work` at virtual time `time`, which must not have passed. */
-  function at(time: number, work: () => void): void {
-    const delay = time - testScheduler.now();
-    if (delay < 0) throw new Error(`at(${time}): it is ${testScheduler.now()} already`);
-    testScheduler.schedule(work, delay);
-  }
-
-  /** Runs `work` in this frame, after what is running now. */
-  function soon(work: () => void): void {
-    testScheduler.schedule(work);
-  }
+  const at = (time: number, work: () => void) => atTime(testScheduler, time, work);
+  const soon = (work: () => void) => soonIn(testScheduler, work);
 
   describe('request', () => {
     it('should send the request and stream its events until complete', () => {
@@ -224,6 +217,72 @@ describe('OutboxClient in virtual time', () => {
         });
       });
     });
+  });
+
+  describe('final close', () => {
+    const big = { type: 'big', text: 'x'.repeat(20_000) };
+    const progress = { type: 'op.progress', id: 'r1', data: 1 };
+
+    it.each([
+      ['reconnect: false', false],
+      ['maxAttempts reached', { maxAttempts: 0 }],
+    ] as const)(
+      'should deliver a gzip frame received just before the close (%s), then end',
+      async (_name, reconnect) => {
+        const seen: unknown[] = [];
+        const events: unknown[] = [];
+        const order: string[] = [];
+        let ended!: Promise<void>;
+        let failure: unknown;
+        let client!: OutboxClient;
+        testScheduler.run(() => {
+          const setUp = setup(undefined, { reconnect });
+          client = setUp.client;
+          const { sockets } = setUp;
+          ended = new Promise((resolve) =>
+            client.messages$.subscribe({
+              next: (message) => seen.push(message),
+              complete: () => {
+                order.push('messages complete');
+                resolve();
+              },
+            }),
+          );
+          client.status$.subscribe((status) => order.push(status));
+          client.request('op').subscribe({
+            next: (event) => events.push(event),
+            error: (error: unknown) => {
+              order.push('request error');
+              failure = error;
+            },
+          });
+          at(10, () => {
+            sockets[0].receive(gzipSync([big, progress].map((m) => JSON.stringify(m)).join('\n')));
+            sockets[0].receiveJson({ type: 'after' });
+            sockets[0].drop();
+          });
+        });
+        await ended;
+        // Compared by type, so that a failure does not print 20 kB of text.
+        expect(seen.map((message) => (message as { type: string }).type)).toEqual([
+          'big',
+          'op.progress',
+          'after',
+        ]);
+        expect(seen[0]).toEqual(big);
+        expect(events).toEqual([progress]);
+        expect(failure).toBeInstanceOf(ConnectionLostError);
+        // Everything received is delivered before the request fails and the client ends.
+        expect(order).toEqual([
+          'connecting',
+          'open',
+          'request error',
+          'closed',
+          'messages complete',
+        ]);
+        expect(client.status).toBe('closed');
+      },
+    );
   });
 
   describe('reconnect', () => {

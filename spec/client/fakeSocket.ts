@@ -12,12 +12,16 @@ export class FakeSocket implements ClientSocket {
   readonly sent: unknown[] = [];
   /** The client's close() call, if any. */
   closedWith: { code?: number; reason?: string } | undefined;
+  /** Sees each message the client sends, parsed, as it is sent (a scripted server's ear). */
+  onSend: ((message: unknown) => void) | undefined;
 
   constructor(readonly url: string) {}
 
   send(data: string): void {
     if (this.readyState !== 1) throw new Error('send on a socket that is not open');
-    this.sent.push(JSON.parse(data));
+    const message: unknown = JSON.parse(data);
+    this.sent.push(message);
+    this.onSend?.(message);
   }
 
   close(code?: number, reason?: string): void {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { filter, firstValueFrom, Observable, take, toArray } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -18,7 +19,7 @@ import {
   OperationFailedError,
   OutboxClient,
 } from '../../src/client/index.js';
-import type { ConnectionStatus, RequestEvent } from '../../src/client/index.js';
+import type { ConnectionStatus, RequestEvent, ServerMessage } from '../../src/client/index.js';
 import { until } from '../helpers/until.js';
 
 /** ws's WebSocket, recording what kind of frame each one it receives is. */
@@ -184,5 +185,76 @@ describe('OutboxClient against a real server', () => {
     expect(statuses).toEqual(['connecting', 'open', 'reconnecting', 'open']);
     const events = await firstValueFrom(c.request('countdown').pipe(toArray()));
     expect(events.at(-1)).toEqual({ type: 'countdown.complete', id: 'r2' });
+  });
+});
+
+describe('OutboxClient when a real server closes for good', () => {
+  let wss: WebSocketServer;
+
+  afterEach(async () => {
+    for (const socket of wss.clients) socket.terminate();
+    await new Promise<void>((resolve, reject) =>
+      wss.close((error) => (error ? reject(error) : resolve())),
+    );
+  });
+
+  /** Text that gzip cannot shrink much, so that the frame itself is large. */
+  function noise(length: number): string {
+    let state = 7;
+    let text = '';
+    while (text.length < length) {
+      state = (state * 48_271) % 2_147_483_647;
+      text += state.toString(36);
+    }
+    return text.slice(0, length);
+  }
+
+  it('should deliver a large gzip frame sent just before the close, then end', async () => {
+    const big = { type: 'big', text: noise(30_000) };
+    let frameBytes = 0;
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', resolve));
+    // Answers the first request with one gzip frame (a big message and the request's progress),
+    // then closes at once: the client receives the frame and the close back to back.
+    wss.on('connection', (socket) =>
+      socket.once('message', (raw) => {
+        const { id } = JSON.parse(String(raw)) as { id: string };
+        const frame = gzipSync(
+          [big, { type: 'op.progress', id, data: 1 }].map((m) => JSON.stringify(m)).join('\n'),
+        );
+        frameBytes = frame.length;
+        socket.send(frame, () => socket.close(1000, 'done'));
+      }),
+    );
+    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+    const c = new OutboxClient(url, { WebSocket, reconnect: false });
+    const order: string[] = [];
+    const seen: ServerMessage[] = [];
+    const ended = new Promise<void>((resolve) =>
+      c.messages$.subscribe({
+        next: (message) => seen.push(message),
+        complete: () => {
+          order.push('messages complete');
+          resolve();
+        },
+      }),
+    );
+    const events: RequestEvent[] = [];
+    let failure: unknown;
+    c.request('op').subscribe({
+      next: (event) => events.push(event),
+      error: (error: unknown) => {
+        order.push('request error');
+        failure = error;
+      },
+    });
+    await ended;
+    expect(frameBytes).toBeGreaterThan(10_000);
+    expect(seen.map((message) => message.type)).toEqual(['big', 'op.progress']);
+    expect(seen[0]).toEqual(big);
+    expect(events).toEqual([{ type: 'op.progress', id: 'r1', data: 1 }]);
+    expect(failure).toBeInstanceOf(ConnectionLostError);
+    expect(order).toEqual(['request error', 'messages complete']);
+    expect(c.status).toBe('closed');
   });
 });

@@ -78,3 +78,40 @@ export class RequestTimeoutError extends Error {
     super(`The operation did not end within ${timeoutMs} ms.`);
   }
 }
+
+/**
+ * The server refused a topic: `{type:"error", topic, code, message}` in answer to a subscribe.
+ *
+ * <span class="informal">`forbidden` (the server's authorization said no), `bad_request` (a
+ * topic name it does not take), or `rate_limited` once the client's retries are spent.</span>
+ *
+ * ## Example
+ *
+ * ```ts
+ * client.subscribe('room:staff').subscribe({
+ *   error: (error) => {
+ *     if (error instanceof TopicError && error.code === 'forbidden') showNotAllowed(error.topic);
+ *   },
+ * });
+ * ```
+ */
+export class TopicError extends Error {
+  override readonly name = 'TopicError';
+
+  /**
+   * @param code The server's error code: `forbidden`, `bad_request`, `rate_limited`, or another.
+   * @param message The server's message, written for the client.
+   * @param topic The topic refused.
+   */
+  constructor(
+    readonly code: TopicErrorCode,
+    message: string,
+    readonly topic: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The codes of {@link TopicError}: the protocol's three, or a newer server's own. */
+// `string & {}` keeps the named codes in editors' completions while allowing any other.
+export type TopicErrorCode = 'forbidden' | 'bad_request' | 'rate_limited' | (string & {});

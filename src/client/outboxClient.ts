@@ -16,8 +16,12 @@ import { backoffDelay, resolveReconnect } from './backoff.js';
 import type { ReconnectOptions, ResolvedReconnectOptions } from './backoff.js';
 import { decodeFrame, parseNdjson } from './decode.js';
 import type { IncomingFrame } from './decode.js';
+import type { Channel } from './channel.js';
 import { Requests } from './requests.js';
 import type { RequestEvent, RequestOptions, ServerMessage } from './requests.js';
+import { RESUME_PARAMETER, withQueryParameter } from './resume.js';
+import { Topics } from './topics.js';
+import type { TopicPosition, TopicRecovery } from './topics.js';
 
 const OPEN = 1;
 /** Close code the client uses when the heartbeat says the server is silent. */
@@ -42,6 +46,12 @@ export interface ClientSocket {
 
 /** A WebSocket class: `globalThis.WebSocket` in browsers, `ws`'s `WebSocket` in Node. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => ClientSocket;
+
+/**
+ * Where the client connects: a URL, or a function called before each connection attempt (to
+ * put a fresh auth token in it, say) that returns one or a promise of one.
+ */
+export type ClientUrl = string | (() => string | PromiseLike<string>);
 
 /** Where the client stands. */
 export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -69,6 +79,13 @@ export interface OutboxClientOptions {
   idPrefix?: string;
   /** Sees each frame that failed to gunzip and each NDJSON line that is not JSON; both skipped. */
   onDecodeError?: (error: unknown) => void;
+  /**
+   * How a subscribe the server answered with `rate_limited` is retried: the backoff of
+   * {@link ReconnectOptions}, defaults `initialDelayMs` 1,000, `maxDelayMs` 30,000, `factor` 2,
+   * `jitter` 0.5 and `maxAttempts` 5 retries in a row, after which the topic's Observables
+   * error with a {@link TopicError} `rate_limited`.
+   */
+  subscribeRetry?: ReconnectOptions;
 }
 
 type QueueItem =
@@ -77,7 +94,8 @@ type QueueItem =
 
 /**
  * A client for a ws-outbox server, for browsers and Node: decoded messages in order,
- * cancellable requests, reconnects with backoff, and a heartbeat watchdog.
+ * cancellable requests, topics that resume across reconnects, reconnects with backoff, and a
+ * heartbeat watchdog.
  *
  * <span class="informal">Connects at construction; `close()` ends it for good.</span>
  *
@@ -85,7 +103,7 @@ type QueueItem =
  * `DecompressionStream`. Frames are decoded one after the other, so messages come out in the
  * order the server sent them even when a gzip frame takes a while. A dropped connection is
  * reopened after an exponential, jittered delay; requests in flight on it error with
- * {@link ConnectionLostError}.
+ * {@link ConnectionLostError}, and topics resume from the last publication seen.
  *
  * ## Example
  *
@@ -100,17 +118,28 @@ type QueueItem =
  *   error: (error) => console.error(error.code ?? error.name, error.message),
  * });
  * client.send({ type: 'chat.message', payload: { text: 'hi' } });
+ * client.subscribe<ChatLine>('room:lobby').subscribe((line) => render(line));
+ * client.recoveries$.subscribe(({ topic }) => refetch(topic));
  * ```
  */
 export class OutboxClient<M extends object = ServerMessage> {
   /**
-   * Every message the server sends, decoded, in order (the heartbeat message and request events
-   * included). Hot: a message is seen by those subscribed when it arrives. Completes on
-   * `close()` or when the client gives up reconnecting.
+   * Every message the server sends, decoded, in order (the heartbeat message, request events
+   * and topic lines included), except the publications the topic rules drop: a `pub` shows here
+   * exactly when it is delivered to its topic (no duplicate, none past a hole). Hot: a message is seen by those subscribed when it arrives. Completes on
+   * `close()`, or when the client gives up reconnecting once every frame received before the
+   * last connection dropped has been delivered.
    */
   readonly messages$: Observable<M>;
   /** The status now and at every change; completes after `'closed'`. */
   readonly status$: Observable<ConnectionStatus>;
+  /**
+   * Each time publications of a topic were missed for good (the server answered
+   * `recovered: false`, or moved the topic past the client's position without replaying): the
+   * topic, the reason, the position the client had and the new one. Refetch the topic's state
+   * then; its publications continue after the new position. Hot; completes with the client.
+   */
+  readonly recoveries$: Observable<TopicRecovery>;
 
   private readonly Ctor: WebSocketConstructor;
   private readonly scheduler: SchedulerLike;
@@ -121,6 +150,7 @@ export class OutboxClient<M extends object = ServerMessage> {
   private readonly queue = new Subject<QueueItem>();
   private readonly queueSubscription: Subscription;
   private readonly requests: Requests;
+  private readonly topics: Topics;
   private socket: ClientSocket | undefined;
   private attempts = 0;
   private timer = Subscription.EMPTY;
@@ -129,11 +159,12 @@ export class OutboxClient<M extends object = ServerMessage> {
   private done = false;
 
   /**
-   * @param url The server's `ws:` or `wss:` URL.
+   * @param url The server's `ws:` or `wss:` URL, or a function that returns it (or a promise of
+   *   it), called before each connection attempt.
    * @param options See {@link OutboxClientOptions}.
    */
   constructor(
-    readonly url: string,
+    readonly url: ClientUrl,
     private readonly options: OutboxClientOptions = {},
   ) {
     const Ctor =
@@ -155,16 +186,19 @@ export class OutboxClient<M extends object = ServerMessage> {
     this.heartbeatTimeoutMs = heartbeat;
     this.messages$ = this.messages.asObservable();
     this.status$ = this.statuses.pipe(distinctUntilChanged());
-    this.requests = new Requests(
-      {
-        current: () => (this.socket?.readyState === OPEN ? this.socket : undefined),
-        send: (message) => this.socket?.send(JSON.stringify(message)),
-      },
+    const channel: Channel = {
+      current: () => (this.socket?.readyState === OPEN ? this.socket : undefined),
+      send: (message) => this.socket?.send(JSON.stringify(message)),
+    };
+    this.requests = new Requests(channel, this.scheduler, options.idPrefix ?? 'r');
+    this.topics = new Topics(
+      channel,
       this.scheduler,
-      options.idPrefix ?? 'r',
+      resolveReconnect({ initialDelayMs: 1_000, maxAttempts: 5, ...options.subscribeRetry }),
     );
+    this.recoveries$ = this.topics.recoveries$;
     // One frame at a time: a text frame behind a gzip frame waits for it, and a lost
-    // connection is reported to the requests only after the frames that came before it.
+    // connection is acted on only after the frames that came before it.
     this.queueSubscription = this.queue
       .pipe(
         concatMap((item) => {
@@ -180,7 +214,7 @@ export class OutboxClient<M extends object = ServerMessage> {
         }),
       )
       .subscribe((item) => this.handle(item));
-    this.open(true);
+    this.connect(true);
   }
 
   /** The status now. */
@@ -225,6 +259,65 @@ export class OutboxClient<M extends object = ServerMessage> {
   }
 
   /**
+   * The data of a topic's publications, exactly once each and in order, across reconnects.
+   *
+   * <span class="informal">Cold and shared: the first subscriber makes the client send
+   * `{type:"subscribe", topic}`, the last one's unsubscribe sends `{type:"unsubscribe",
+   * topic}`.</span>
+   *
+   * The client keeps the topic's position (epoch and last offset) and subscribes again with
+   * `since` on every reconnect and after a `gap` or a hole, so publications are neither repeated
+   * nor skipped; when the server cannot replay what was missed, {@link recoveries$} says so and
+   * publications continue from the server's position. A topic the server has joined the client
+   * to is attached to without sending anything. Errors with a {@link TopicError} when the server
+   * refuses the topic (`forbidden`, `bad_request`, or `rate_limited` once the retries are
+   * spent); completes when the server takes the client out of the topic, and when the client
+   * ends.
+   *
+   * ## Example
+   *
+   * ```ts
+   * const lobby = client.subscribe<ChatLine>('room:lobby').subscribe((line) => render(line));
+   * leaveButton.onclick = () => lobby.unsubscribe(); // sends {type:"unsubscribe"} if it was the last
+   * ```
+   *
+   * @param topic The topic's name, e.g. `'room:lobby'`.
+   * @returns An Observable of the publications' `data`.
+   */
+  subscribe<T = unknown>(topic: string): Observable<T> {
+    return this.topics.subscribe<T>(topic);
+  }
+
+  /**
+   * The data of a topic's publications while the client is a member of it, without asking the
+   * server for it: for the topics the server joins the client to (a user's inbox).
+   *
+   * <span class="informal">Never sends anything. Attach before or after the server's join;
+   * publications flow while the client is a member, whoever made it one.</span>
+   *
+   * ## Example
+   *
+   * ```ts
+   * client.listen<Reply>(`session:${sessionId}`).subscribe((reply) => show(reply));
+   * ```
+   *
+   * @param topic The topic's name.
+   * @returns An Observable of the publications' `data`; completes when the client ends.
+   */
+  listen<T = unknown>(topic: string): Observable<T> {
+    return this.topics.listen<T>(topic);
+  }
+
+  /**
+   * Where the client stands in each topic it is in, or was in (the last
+   * {@link REMEMBERED_POSITIONS} left are kept): topic → `{epoch, offset}`.
+   * @returns A snapshot: later publications do not change it.
+   */
+  positions(): ReadonlyMap<string, TopicPosition> {
+    return this.topics.positions();
+  }
+
+  /**
    * Sends a plain message, e.g. `{type:"chat.message", payload}`, if the connection is open.
    * @param message Any JSON-serializable object.
    * @returns Whether it went out; `false` while connecting, reconnecting or closed.
@@ -237,9 +330,10 @@ export class OutboxClient<M extends object = ServerMessage> {
   }
 
   /**
-   * Closes the connection for good: no more reconnects, requests still running error with
-   * {@link ConnectionLostError}, `messages$` completes, and `status$` ends on `'closed'`.
-   * Calling it again does nothing.
+   * Closes the connection for good, at once: no more reconnects, requests still running error
+   * with {@link ConnectionLostError}, `messages$` completes, and `status$` ends on `'closed'`.
+   * A gzip frame still being decoded is dropped: you asked to stop. Calling it again does
+   * nothing.
    */
   close(): void {
     const socket = this.socket;
@@ -247,10 +341,37 @@ export class OutboxClient<M extends object = ServerMessage> {
     if (socket !== undefined) closeQuietly(socket, 1000, 'client closed');
   }
 
-  private open(initial = false): void {
+  /** One connection attempt: gets the URL (the function's may take a while), then opens. */
+  private connect(initial = false): void {
+    let url: string | PromiseLike<string>;
+    try {
+      url = typeof this.url === 'function' ? this.url() : this.url;
+    } catch {
+      this.retryLater('The connection URL could not be obtained.');
+      return;
+    }
+    if (typeof url === 'string') {
+      this.open(url, initial);
+      return;
+    }
+    Promise.resolve(url).then(
+      (resolved) => {
+        if (!this.done) this.open(String(resolved));
+      },
+      () => {
+        if (!this.done) this.retryLater('The connection URL could not be obtained.');
+      },
+    );
+  }
+
+  private open(url: string, initial = false): void {
+    const resume = this.topics.resumeParameter();
     let socket: ClientSocket;
     try {
-      socket = new this.Ctor(this.url, this.options.protocols);
+      socket = new this.Ctor(
+        resume === undefined ? url : withQueryParameter(url, RESUME_PARAMETER, resume),
+        this.options.protocols,
+      );
     } catch (error) {
       // A malformed URL throws at once, and would again: no point retrying.
       this.finish('The connection could not be created.');
@@ -261,10 +382,12 @@ export class OutboxClient<M extends object = ServerMessage> {
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.attempts = 0;
-      this.statuses.next('open');
       this.lastFrameAt = this.scheduler.now();
       this.armWatchdog(socket, this.heartbeatTimeoutMs);
+      // Topics first, so that the server knows where each one resumes before anything else.
+      this.topics.connected();
       this.requests.flush();
+      this.statuses.next('open');
     };
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
@@ -279,20 +402,33 @@ export class OutboxClient<M extends object = ServerMessage> {
     this.socket = socket;
   }
 
-  /** The socket is gone (closed, or given up on): report it in order, then reconnect. */
+  /**
+   * The socket is gone (closed, or given up on). What it delivered before is still being
+   * decoded: the loss goes through the same queue, so requests see their events before they
+   * fail, and the client reconnects (or ends) only once every frame received is delivered.
+   */
   private dropped(socket: ClientSocket): void {
     socket.onopen = socket.onmessage = socket.onclose = null;
     this.socket = undefined;
     this.watchdog.unsubscribe();
+    if (this.willReconnect()) this.statuses.next('reconnecting');
     this.queue.next({ kind: 'lost', socket });
+  }
+
+  private willReconnect(): boolean {
+    return this.reconnect !== false && this.attempts < this.reconnect.maxAttempts;
+  }
+
+  /** After a failed attempt or a lost connection: waits and tries again, or gives up. */
+  private retryLater(what: string): void {
     const reconnect = this.reconnect;
-    if (reconnect === false || this.attempts >= reconnect.maxAttempts) {
-      this.finish('The connection was lost and the client gave up reconnecting.');
+    if (reconnect === false || !this.willReconnect()) {
+      this.finish(`${what} The client gave up reconnecting.`);
       return;
     }
     this.statuses.next('reconnecting');
     const delay = backoffDelay(this.attempts++, reconnect);
-    this.timer = this.scheduler.schedule(() => this.open(), delay);
+    this.timer = this.scheduler.schedule(() => this.connect(), delay);
   }
 
   /** Fires once the socket has been silent for `timeoutMs`, checking the clock only then. */
@@ -314,12 +450,16 @@ export class OutboxClient<M extends object = ServerMessage> {
   private handle(item: string | { readonly kind: 'lost'; readonly socket: ClientSocket }): void {
     if (typeof item !== 'string') {
       this.requests.lost(item.socket);
+      this.topics.disconnected();
+      this.retryLater('The connection was lost.');
       return;
     }
     const values = parseNdjson(item, (_line, error) => this.options.onDecodeError?.(error));
     for (const value of values) {
+      // A subscriber may have closed the client while this frame was being delivered.
+      if (this.done) return;
       this.requests.dispatch(value);
-      this.messages.next(value as M);
+      if (this.topics.dispatch(value)) this.messages.next(value as M);
     }
   }
 
@@ -333,6 +473,7 @@ export class OutboxClient<M extends object = ServerMessage> {
     this.watchdog.unsubscribe();
     this.queueSubscription.unsubscribe();
     this.requests.close(reason);
+    this.topics.close();
     this.statuses.next('closed');
     this.statuses.complete();
     this.messages.complete();

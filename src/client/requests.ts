@@ -1,4 +1,5 @@
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import type { Channel } from './channel.js';
 import { ConnectionLostError, OperationFailedError, RequestTimeoutError } from './errors.js';
 
 /** A message from the server: a JSON object with a string `type`, as ws-outbox sends them. */
@@ -28,14 +29,6 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-/** Where requests go out: the connection as {@link Requests} needs to see it. */
-export interface RequestChannel {
-  /** The open connection messages would go out on now, or `undefined` when there is none. */
-  current(): object | undefined;
-  /** Sends one message on the current connection, which {@link current} has just shown open. */
-  send(message: object): void;
-}
-
 interface PendingRequest {
   readonly type: string;
   readonly id: string;
@@ -62,7 +55,7 @@ export class Requests {
    * @param idPrefix Prefix of the generated ids.
    */
   constructor(
-    private readonly channel: RequestChannel,
+    private readonly channel: Channel,
     private readonly scheduler: SchedulerLike,
     private readonly idPrefix: string,
   ) {}
