@@ -37,6 +37,7 @@ import {
   writeRunShims,
 } from './docBlocks.js';
 import type { DocBlock } from './docBlocks.js';
+import { brokenLink, codeOf, headingAnchors, isRelative, linkTargets } from './markdown.js';
 
 const root = join(__dirname, '..', '..');
 const RUN_TIMEOUT_MS = 60_000;
@@ -156,12 +157,25 @@ describe('API coverage of the docs', () => {
   });
 });
 
-/** The code of a Markdown text: fenced blocks and inline code spans. */
-function codeOf(markdown: string): string {
-  const fenced = markdown.match(/^\s*(`{3,}|~{3,})[^\n]*\n[\s\S]*?^\s*\1\s*$/gm) ?? [];
-  const inline = markdown.match(/`[^`\n]+`/g) ?? [];
-  return [...fenced, ...inline].join('\n');
-}
+describe('links in the docs', () => {
+  it('should point to files and headings that exist', () => {
+    const broken = pages.flatMap(({ file, text }) =>
+      linkTargets(text).flatMap((target) => brokenLink(root, file, target) ?? []),
+    );
+    expect(broken).toEqual([]);
+  });
+
+  it('should be absolute in the README, which is also the npm page', () => {
+    const readme = pages.find(({ file }) => file === 'README.md')!;
+    expect(linkTargets(readme.text).filter(isRelative)).toEqual([]);
+  });
+
+  it('should find links and anchors as GitHub does', () => {
+    const page = '# A `ws`: page\n\n## Why level 1?\n\n[x](a.md#b)\n\n```md\n[not](b.md)\n```\n';
+    expect(linkTargets(page)).toEqual(['a.md#b']);
+    expect(headingAnchors(page)).toEqual(new Set(['a-ws-page', 'why-level-1']));
+  });
+});
 
 interface RunResult {
   /** The exit code, or null when the process was killed. */
