@@ -21,7 +21,10 @@ export interface DocBlock {
   readonly code: string;
 }
 
-/** Where the blocks of a file are written: `docs/operators/ndjson.md:120` → `docs_operators_ndjson.md_120.ts`. */
+/**
+ * The file a block is written to: `docs/operators/ndjson.md:120` →
+ * `docs_operators_ndjson.md_120.ts`.
+ */
 export function blockFileName(block: DocBlock): string {
   return `${block.file.replace(/[/\\]/g, '_')}_${block.line}.ts`;
 }
