@@ -30,9 +30,9 @@ interface CoalesceWindow {
 /**
  * Gathers the values that arrive within `windowMs` of the first one into a single array.
  *
- * <span class="informal">Like {@link bufferTime}, but the window is a deadline opened by the
- * first value after an idle period, not a fixed tick, so a lone value waits at most `windowMs`
- * and an idle source costs no timer at all.</span>
+ * <span class="informal">Like {@link https://rxjs.dev/api/operators/bufferTime | bufferTime},
+ * but the window is a deadline opened by the first value after an idle period, not a fixed
+ * tick, so a lone value waits at most `windowMs` and an idle source costs no timer at all.</span>
  *
  * While idle, the first value opens a window that closes `windowMs` later, through one
  * `scheduler.schedule` call. At the deadline the values gathered are emitted as one array and
@@ -82,8 +82,8 @@ interface CoalesceWindow {
  *                                    x = [a]  y = [b, c]  z = [d]  w = [e]
  * ```
  *
- * @see {@link bufferTime}
- * @see {@link throttleTime}
+ * @see {@link https://rxjs.dev/api/operators/bufferTime | bufferTime}
+ * @see {@link https://rxjs.dev/api/operators/throttleTime | throttleTime}
  *
  * @param windowMs How long a window stays open after the value that opened it, in the
  * scheduler's time unit (milliseconds by default). A finite number, `0` or more.

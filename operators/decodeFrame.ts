@@ -51,7 +51,7 @@ type Frame = string | Uint8Array | ArrayBuffer | Buffer[];
  * import WebSocket from 'ws';
  * import { decodeFrame } from 'ws-outbox/operators';
  *
- * const socket = new WebSocket('ws://localhost:8080');
+ * const socket = new WebSocket('ws://127.0.0.1:8080');
  * socket.on('message', async (data, isBinary) => {
  *   const text = await decodeFrame(isBinary ? data : data.toString());
  *   for (const line of text.split('\n')) console.log(JSON.parse(line));
@@ -87,15 +87,18 @@ export async function decodeFrame(
  * ## Example
  *
  * ```ts
- * import { fromEvent } from 'rxjs';
+ * import { fromEvent, map } from 'rxjs';
  * import WebSocket from 'ws';
  * import { decodeFrames } from 'ws-outbox/operators';
  *
- * const socket = new WebSocket('ws://localhost:8080');
- * fromEvent(socket, 'message', (data: WebSocket.RawData, isBinary: boolean) =>
- *   isBinary ? data : data.toString(),
- * )
- *   .pipe(decodeFrames())
+ * const socket = new WebSocket('ws://127.0.0.1:8080');
+ * // A ws WebSocket is also an EventTarget, so fromEvent emits MessageEvents: a string `data`
+ * // for a text frame, a Buffer for a binary one.
+ * fromEvent<WebSocket.MessageEvent>(socket, 'message')
+ *   .pipe(
+ *     map((event) => event.data),
+ *     decodeFrames(),
+ *   )
  *   .subscribe((text) => console.log(text));
  * ```
  *

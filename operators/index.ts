@@ -1,3 +1,11 @@
+/**
+ * The transport-free RxJS operators, for Node: {@link boundedBuffer}, {@link coalesce},
+ * {@link ndjson} and {@link gzipOver} on the way out, {@link fromNdjson} and
+ * {@link decodeFrames} on the way in. They import nothing but rxjs, Node's built-ins and
+ * fast-json-stringify.
+ *
+ * @module ws-outbox/operators
+ */
 export { boundedBuffer, BufferOverflowError } from './boundedBuffer.js';
 export type { BoundedBufferConfig, OverflowStrategy } from './boundedBuffer.js';
 export { coalesce } from './coalesce.js';

@@ -1,3 +1,12 @@
+/**
+ * The socket binding: {@link WsOutbox} (one socket's whole outgoing pipeline),
+ * {@link ConnectionManager} (an outbox per socket, and the shared {@link Heartbeat}),
+ * {@link socketSink} (the socket's half of a pipeline of your own), {@link Operations}
+ * (cancellable client requests) and the prom-client metrics. Every operator of
+ * `ws-outbox/operators` is exported here too.
+ *
+ * @module ws-outbox
+ */
 export * from '../operators/index.js';
 export { socketSink } from './socketSink.js';
 export type {

@@ -1,18 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { map, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { boundedBuffer } from '../../operators/index.js';
-import { gzipOver, gzipSyncCompressor, socketSink, WsOutbox } from '../../src/index.js';
+import { gzipOver, gzipSyncCompressor, socketSink } from '../../src/index.js';
 import { createVirtualSocket, decodeFrameSync } from '../../src/testing/index.js';
 import type { VirtualSocket } from '../../src/testing/index.js';
-
-interface Msg {
-  n: number;
-  text?: string;
-}
 
 describe('createVirtualSocket', () => {
   let testScheduler: TestScheduler;
@@ -284,75 +277,10 @@ describe('createVirtualSocket', () => {
   });
 });
 
-// The example of docs/testing.md, kept runnable: the test below must match it line for line.
 it('decodeFrameSync should read an application message that only looks like an envelope as text', () => {
   // decodeFrame and the client leave such a message alone; the virtual socket must agree.
   const lookAlike = '{"compressed":true,"encoding":"gzip","data":"not gzip"}';
   expect(decodeFrameSync(lookAlike)).toEqual([
     { compressed: true, encoding: 'gzip', data: 'not gzip' },
   ]);
-});
-
-describe('docs/testing.md', () => {
-  // example:start
-  it('holds messages while the client stops reading, then sends them', () => {
-    const testScheduler = new TestScheduler((actual, expected) => {
-      expect(actual).toEqual(expected);
-    });
-
-    testScheduler.run(({ hot, expectObservable }) => {
-      const long = 'x'.repeat(60);
-      const messages = hot<Msg>('  a-b-------c-d-e--g-h', {
-        a: { n: 1 },
-        b: { n: 2 },
-        c: { n: 3 },
-        d: { n: 4, text: long },
-        e: { n: 5 },
-        g: { n: 6 },
-        h: { n: 7 },
-      });
-      const reading = hot('        t------f--------------t', { t: true, f: false });
-      const closing = hot('        40ms x');
-
-      const socket = createVirtualSocket(testScheduler, { ready: reading, close: closing });
-      const outbox = new WsOutbox<Msg>(socket, {
-        scheduler: testScheduler,
-        compressor: gzipSyncCompressor,
-        coalesceMs: 5,
-        compressAbove: 60,
-        highWaterMark: 1, // any frame not yet called back stops the buffer
-        metrics: false,
-      }).start();
-      messages.subscribe((message) => outbox.send(message));
-
-      expectObservable(socket.frames$).toBe('5ms x 9ms y 11ms z 12ms |', {
-        x: [{ n: 1 }, { n: 2 }],
-        y: [{ n: 3 }, { n: 4, text: long }, { n: 5 }],
-        z: [{ n: 6 }, { n: 7 }],
-      });
-      const kinds = socket.rawFrames$.pipe(map((frame) => typeof frame));
-      expectObservable(kinds).toBe('5ms t 9ms b 11ms t 12ms |', {
-        t: 'string',
-        b: 'object', // gzip bytes: the frame was over compressAbove
-      });
-    });
-  });
-  // example:end
-
-  it('should show the example verbatim in docs/testing.md', () => {
-    const lines = (text: string) =>
-      text
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line.length > 0 && !line.startsWith('import '));
-    const spec = readFileSync(__filename, 'utf8');
-    const example = spec.slice(
-      spec.indexOf('// example:start') + '// example:start'.length,
-      spec.indexOf('// example:end'),
-    );
-    const docs = readFileSync(join(__dirname, '../../docs/testing.md'), 'utf8');
-    const block = /<!-- example:start -->\s*```ts\n([\s\S]*?)```/.exec(docs);
-    expect(block).not.toBeNull();
-    expect(lines(block![1])).toEqual(lines(example));
-  });
 });

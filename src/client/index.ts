@@ -1,3 +1,10 @@
+/**
+ * The client, for browsers and Node 20+, with no Node-only imports: {@link OutboxClient}
+ * decodes what an outbox sends, runs requests as Observables and reconnects; {@link decodeFrame}
+ * and {@link parseNdjson} are its decoding steps on their own.
+ *
+ * @module ws-outbox/client
+ */
 export { OutboxClient, CLOSE_SERVER_SILENT } from './outboxClient.js';
 export type {
   ClientSocket,

@@ -85,7 +85,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * );
  * operations.on('chat.message', (message, { send }) => send({ type: 'chat.ack' }));
  *
- * const wss = new WebSocketServer({ ...recommendedServerOptions(), port: 8080 });
+ * const wss = new WebSocketServer({
+ *   ...recommendedServerOptions(),
+ *   host: '127.0.0.1',
+ *   port: 8080,
+ * });
  * wss.on('connection', (ws) => operations.attach(ws, manager.connect(ws)));
  * ```
  */

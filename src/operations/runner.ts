@@ -96,9 +96,11 @@ export class OperationRunner<S = void> {
   private closed = false;
 
   /**
+   * Runners are made by `operations.runner(…)`, which builds their `config`.
    * @param outbox Where replies go.
    * @param config Limits, registry, scheduler and metrics (see `OperationsOptions`).
    * @param session Given to every handler as `context.session`.
+   * @internal
    */
   constructor(
     private readonly outbox: OperationsOutbox,

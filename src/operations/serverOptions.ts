@@ -20,7 +20,11 @@ export interface RecommendedServerOptions {
  * ## Example
  *
  * ```ts
- * const wss = new WebSocketServer({ ...recommendedServerOptions(), port: 8080 });
+ * const wss = new WebSocketServer({
+ *   ...recommendedServerOptions(),
+ *   host: '127.0.0.1',
+ *   port: 8080,
+ * });
  * ```
  *
  * @param overrides Values to use instead of the recommended ones.
