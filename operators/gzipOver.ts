@@ -130,6 +130,10 @@ const DEFAULT_CONCURRENCY = 2;
  * the text `{"compressed":true,"encoding":"gzip","data":"<base64>"}` (keys in that order, so
  * `decodeFrame` can recognise it by {@link COMPRESSED_ENVELOPE_PREFIX}).
  *
+ * Frames wait here while they compress, so a buffer upstream that watches only its consumer would
+ * keep releasing while compression lags: `onPending` reports the bytes held, for the consumer's
+ * budget to count them (`socketSink`'s `setUpstreamBytes`), which bounds the whole pipe.
+ *
  * When the source completes, the output completes once every pending frame has been emitted.
  * When the source errors, the output errors at once and pending compressions are discarded. A
  * failed compression errors the output. On unsubscribe, the compressions already in the thread

@@ -536,6 +536,72 @@ describe('gzipOver', () => {
     });
   });
 
+  describe('onPending', () => {
+    it('should report the bytes it holds as frames enter, and release them only once emitted', async () => {
+      const { compressor, calls } = controlledCompressor();
+      const source = new Subject<string>();
+      const events: Array<string | number> = [];
+      source
+        .pipe(gzipOver(THRESHOLD, { compressor, onPending: (bytes) => events.push(bytes) }))
+        .subscribe((frame) => events.push(typeof frame === 'string' ? frame : 'gzip'));
+      const large = Buffer.byteLength(LARGE);
+
+      source.next('a');
+      source.next(LARGE);
+      source.next('b');
+      expect(events).toEqual(['a', large, large + 1]);
+      await calls[0].succeed();
+
+      // Emitted first, then released: a consumer counting both never sees a dip.
+      expect(events).toEqual(['a', large, large + 1, 'gzip', 'b', 0]);
+    });
+
+    it('should say nothing for frames that pass straight through', () => {
+      const onPending = jest.fn();
+      testScheduler.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-|', { a: 'small', b: 'x' });
+        expectObservable(source.pipe(gzipOver(THRESHOLD, { onPending }))).toBe('-a-b-|', {
+          a: 'small',
+          b: 'x',
+        });
+      });
+      expect(onPending).not.toHaveBeenCalled();
+    });
+
+    it('should report 0 when unsubscribed while it holds frames', () => {
+      const { compressor } = controlledCompressor();
+      const reports: number[] = [];
+      const source = new Subject<string>();
+      const subscription = source
+        .pipe(gzipOver(THRESHOLD, { compressor, onPending: (bytes) => reports.push(bytes) }))
+        .subscribe();
+
+      source.next(LARGE);
+      subscription.unsubscribe();
+
+      expect(reports).toEqual([Buffer.byteLength(LARGE), 0]);
+    });
+
+    it('should report the UTF-8 size, not the string length', () => {
+      const { compressor } = controlledCompressor();
+      const reports: number[] = [];
+      const source = new Subject<string>();
+      source
+        .pipe(gzipOver(10, { compressor, onPending: (bytes) => reports.push(bytes) }))
+        .subscribe();
+
+      source.next('é'.repeat(10));
+
+      expect(reports).toEqual([20]);
+    });
+
+    it('should throw at creation when onPending is not a function', () => {
+      expect(() => gzipOver(THRESHOLD, { onPending: 5 as unknown as () => void })).toThrow(
+        TypeError,
+      );
+    });
+  });
+
   describe('inlineGzipCompressor', () => {
     it('should compress frames up to the limit synchronously, and larger ones asynchronously', async () => {
       const compressor = inlineGzipCompressor(100);
