@@ -15,6 +15,18 @@ export interface Tick {
 
 export const TICK_TEXT = 'the quick fox';
 
+/** The JSON Schema of a tick, for the arm that serializes with fast-json-stringify. */
+export const TICK_SCHEMA = {
+  type: 'object',
+  properties: {
+    type: { type: 'string' },
+    seq: { type: 'integer' },
+    ts: { type: 'number' },
+    text: { type: 'string' },
+  },
+  required: ['type', 'seq', 'ts', 'text'],
+} as const;
+
 /**
  * Control frames on the socket. They start with '#', which no JSON message does, so the client
  * tells them apart from data without parsing. Over socket.io they are event names.
@@ -32,6 +44,7 @@ export type ArmName =
   | 'floor'
   | 'outbox'
   | 'outbox-nocompress'
+  | 'outbox-schema'
   | 'outbox-wait'
   | 'outbox-inline';
 
@@ -42,6 +55,7 @@ export const ARMS: readonly ArmName[] = [
   'floor',
   'outbox',
   'outbox-nocompress',
+  'outbox-schema',
 ];
 
 /** Every arm, including the extra ones that `ARMS=…` can select. */
@@ -53,6 +67,7 @@ export const ARM_LABELS: Record<ArmName, string> = {
   floor: 'floor: one `"\\n"`-joined frame per turn',
   outbox: 'WsOutbox, defaults',
   'outbox-nocompress': 'WsOutbox, `compressAbove: false`',
+  'outbox-schema': 'WsOutbox, `compressAbove: false`, `schema`',
   'outbox-wait': 'WsOutbox, defaults, producer awaits `whenReady()` between turns',
   'outbox-inline': 'WsOutbox, `compressor: inlineGzipCompressor(256 KiB)`',
 };

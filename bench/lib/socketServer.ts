@@ -19,7 +19,7 @@ import type { WebSocket } from 'ws';
 import { inlineGzipCompressor, WsOutbox } from '../../src/index.js';
 import type { OutboxStats, WsOutboxOptions } from '../../src/index.js';
 import { toParent } from './child.js';
-import { ALL_ARMS, CONTROL, TICK_TEXT } from './protocol.js';
+import { ALL_ARMS, CONTROL, TICK_SCHEMA, TICK_TEXT } from './protocol.js';
 import type { ArmName, ServerResult, Tick } from './protocol.js';
 import { cpuSecondsSince, epochMs, forceGc, RssPeak } from './stats.js';
 
@@ -31,6 +31,17 @@ const PER_TURN = Number(perTurnArg);
 const WARMUP = Number(warmupArg);
 /** Diagnosis only: options merged into both outbox arms (the reported figures use none). */
 const OVERRIDES = JSON.parse(process.env.OUTBOX_OPTIONS ?? '{}') as WsOutboxOptions<Tick>;
+
+/**
+ * One options object for every phase's outbox, as a `ConnectionManager` gives all of its
+ * outboxes: what is derived from it (the schema's serializer) is built once, in the warm-up.
+ */
+const OUTBOX_OPTIONS: WsOutboxOptions<Tick> = {
+  ...(arm === 'outbox-nocompress' ? { compressAbove: false } : {}),
+  ...(arm === 'outbox-schema' ? { compressAbove: false, schema: TICK_SCHEMA } : {}),
+  ...(arm === 'outbox-inline' ? { compressor: inlineGzipCompressor(256 * 1024) } : {}),
+  ...OVERRIDES,
+};
 
 /** How one arm hands messages to its socket. A fresh one per phase. */
 interface Sender {
@@ -74,14 +85,10 @@ function wsSender(ws: WebSocket): Sender {
     }
     case 'outbox':
     case 'outbox-nocompress':
+    case 'outbox-schema':
     case 'outbox-wait':
     case 'outbox-inline': {
-      const options: WsOutboxOptions<Tick> = {
-        ...(arm === 'outbox-nocompress' ? { compressAbove: false } : {}),
-        ...(arm === 'outbox-inline' ? { compressor: inlineGzipCompressor(256 * 1024) } : {}),
-        ...OVERRIDES,
-      };
-      const outbox = new WsOutbox<Tick>(ws, options).start();
+      const outbox = new WsOutbox<Tick>(ws, OUTBOX_OPTIONS).start();
       let bufferedAtFirstDrop: number | undefined;
       return {
         // The producer ignores send's verdict on purpose: drops show up in stats().
