@@ -4,7 +4,7 @@ import type { OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 /**
  * Options of {@link coalesce}.
  */
-export interface CoalesceConfig {
+export interface CoalesceConfig<T = unknown> {
   /**
    * Emit the batch at once, and close its window, when it holds this many values.
    * A positive integer or `Infinity` (the default: only the deadline closes a window).
@@ -20,6 +20,13 @@ export interface CoalesceConfig {
    * `windowMs` of `0` gives one batch per turn of the event loop.
    */
   scheduler?: SchedulerLike;
+  /**
+   * Values for which this returns true travel alone: the pending batch is emitted at once, then
+   * `[value]`, and the window closes (with `leading`, a fresh one opens, as after a `maxBatch`
+   * flush). For values that must not be merged with others, such as a frame built already.
+   * A throw errors the output. Default: none.
+   */
+  isolate?: (value: T) => boolean;
 }
 
 /** One open window; its identity tells a live deadline from one already superseded. */
@@ -45,6 +52,9 @@ interface CoalesceWindow {
  * makes the operator idle again. A `maxBatch` flush also opens a fresh window at once. So sparse
  * traffic goes out with no added latency and dense traffic is coalesced, as `throttleTime` does
  * with `{ leading: true, trailing: true }`.
+ *
+ * With `isolate`, a value it picks ends the pending batch, which is emitted at once, and is
+ * emitted alone right after it, so that order is kept around values that must travel alone.
  *
  * An empty array is never emitted, and every array emitted is a new one that the operator does
  * not touch again. When the source completes, the pending batch is emitted at once, then the
@@ -80,6 +90,10 @@ interface CoalesceWindow {
  * source:                          --a-b-c-d-----------e-----|
  * coalesce(5, { leading: true }):  --x----y----z-------w-----|
  *                                    x = [a]  y = [b, c]  z = [d]  w = [e]
+ *
+ * source:                          --a-b-I-c-------|
+ * coalesce(5, { isolate }):        ------(xy)---z--|
+ *                                    x = [a, b]  y = [I]  z = [c]   (isolate picks I)
  * ```
  *
  * @see {@link https://rxjs.dev/api/operators/bufferTime | bufferTime}
@@ -87,16 +101,16 @@ interface CoalesceWindow {
  *
  * @param windowMs How long a window stays open after the value that opened it, in the
  * scheduler's time unit (milliseconds by default). A finite number, `0` or more.
- * @param config `maxBatch`, `leading` and `scheduler`; see {@link CoalesceConfig}.
+ * @param config `maxBatch`, `leading`, `scheduler` and `isolate`; see {@link CoalesceConfig}.
  * @returns A function that returns an Observable of non-empty arrays of the source's values, in
  * their order.
  * @throws {RangeError} When `windowMs` or `maxBatch` is out of range.
  */
 export function coalesce<T>(
   windowMs: number,
-  config: CoalesceConfig = {},
+  config: CoalesceConfig<T> = {},
 ): OperatorFunction<T, T[]> {
-  const { maxBatch = Infinity, leading = false, scheduler = asyncScheduler } = config;
+  const { maxBatch = Infinity, leading = false, scheduler = asyncScheduler, isolate } = config;
   if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs < 0) {
     throw new RangeError(
       `coalesce: windowMs must be a finite number >= 0, got ${String(windowMs)}`,
@@ -149,6 +163,24 @@ export function coalesce<T>(
           // A synchronous source keeps emitting after a downstream unsubscribe until its
           // subscribe call returns; gathering those values would only hold memory.
           if (subscriber.closed) return;
+          let alone = false;
+          if (isolate) {
+            try {
+              alone = isolate(value);
+            } catch (error) {
+              subscriber.error(error);
+              return;
+            }
+          }
+          if (alone) {
+            const pending = batch.length > 0 ? takeBatch() : undefined;
+            cancelWindow();
+            if (leading) openWindow();
+            if (pending) subscriber.next(pending);
+            // The pending batch's consumer may have unsubscribed this output.
+            if (!subscriber.closed) subscriber.next([value]);
+            return;
+          }
           if (leading && currentWindow === null) {
             openWindow();
             subscriber.next([value]);

@@ -337,6 +337,102 @@ describe('coalesce', () => {
     });
   });
 
+  describe('isolate', () => {
+    const isolate = (value: string) => value.startsWith('I');
+
+    it('should emit the pending batch at once, then the isolated value alone', () => {
+      const spy = spyOn(asyncScheduler);
+      testScheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+        // The docs' diagram.
+        const e1 = hot('  --a-b-I-c-------|', { a: 'a', b: 'b', I: 'I', c: 'c' });
+        const e1subs = '  ^---------------!';
+        const expected = '------(xy)---z--|';
+
+        expectObservable(e1.pipe(coalesce(5, { isolate, scheduler: spy }))).toBe(expected, {
+          x: ['a', 'b'],
+          y: ['I'],
+          z: ['c'],
+        });
+        expectSubscriptions(e1.subscriptions).toBe(e1subs);
+      });
+      // a's window was cancelled by I; c's ran.
+      expect(spy.actions.map(({ ran }) => ran)).toEqual([false, true]);
+    });
+
+    it('should emit an isolated value at once when nothing is pending, opening no window', () => {
+      const spy = spyOn(asyncScheduler);
+      testScheduler.run(({ hot, expectObservable }) => {
+        const e1 = hot('  -I-J-|', { I: 'I1', J: 'I2' });
+        const expected = '-x-y-|';
+
+        expectObservable(e1.pipe(coalesce(5, { isolate, scheduler: spy }))).toBe(expected, {
+          x: ['I1'],
+          y: ['I2'],
+        });
+      });
+      expect(spy.actions).toEqual([]);
+    });
+
+    it('should open a fresh window after an isolated value when leading', () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        // I is alone at 1 and opens a window (1 to 6): b and c wait in it, d leads again.
+        const e1 = hot('  -I-b-c---------d-|', { I: 'I', b: 'b', c: 'c', d: 'd' });
+        const expected = '-x----y--------z-|';
+
+        expectObservable(e1.pipe(coalesce(5, { isolate, leading: true }))).toBe(expected, {
+          x: ['I'],
+          y: ['b', 'c'],
+          z: ['d'],
+        });
+      });
+    });
+
+    it('should keep order when the pending batch’s consumer feeds a value back', () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const source = new Subject<string>();
+        hot('--a-I----------|', { a: 'a', I: 'I' }).subscribe(source);
+        const result = source.pipe(
+          coalesce(5, { isolate }),
+          tap((batch) => {
+            if (batch[0] === 'a') source.next('r');
+          }),
+        );
+
+        // r was pushed after I arrived: it follows I, in a window of its own.
+        expectObservable(result).toBe('----(xy)-z-----|', { x: ['a'], y: ['I'], z: ['r'] });
+      });
+    });
+
+    it('should stop after the pending batch when its consumer unsubscribes', () => {
+      const source = new Subject<string>();
+      const seen: string[][] = [];
+      const subscription = source.pipe(coalesce(5, { isolate })).subscribe((batch) => {
+        seen.push(batch);
+        subscription.unsubscribe();
+      });
+      source.next('a');
+      source.next('I');
+
+      expect(seen).toEqual([['a']]);
+    });
+
+    it('should error the output when isolate throws', () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const failure = new Error('isolate failed');
+        const e1 = hot('--a--|');
+        expectObservable(
+          e1.pipe(
+            coalesce(5, {
+              isolate: () => {
+                throw failure;
+              },
+            }),
+          ),
+        ).toBe('--#', undefined, failure);
+      });
+    });
+  });
+
   describe('windowMs', () => {
     it.each([-1, NaN, Infinity, '5' as unknown as number])(
       'should throw a RangeError for windowMs %p',
