@@ -10,6 +10,7 @@ import type { BatchEncoder } from '../operators/ndjson.js';
 import { RawJson } from '../operators/rawJson.js';
 import { resolveMetrics } from './metrics.js';
 import type { OutboxMetrics } from './metrics.js';
+import { BuiltFrame } from './outboxEntry.js';
 import type { OutgoingFrame } from './outgoingFrame.js';
 import type { WsOutboxOptions } from './wsOutbox.js';
 
@@ -17,7 +18,7 @@ import type { WsOutboxOptions } from './wsOutbox.js';
 export class CriticalJson extends RawJson {}
 
 /** What travels through an outbox's buffer and batches. */
-export type Entry<T> = T | RawJson;
+export type Entry<T> = T | RawJson | BuiltFrame;
 
 /**
  * Everything an outbox derives from its options, built once per options object and shared by
@@ -34,6 +35,7 @@ export interface OutboxConfig<T> {
   readonly coalesce: OperatorFunction<Entry<T>, Entry<T>[]>;
   /** How long a `leading` outbox stays subscribed once idle (its window may still be open). */
   readonly lingerMs: number;
+  /** Serializes a batch of messages (never a batch holding a `BuiltFrame`: those travel alone). */
   readonly encode: BatchEncoder<Entry<T>>;
   /** The gzip stage of one pipeline, counting what it holds against that pipeline's budget. */
   readonly compress:
@@ -93,6 +95,7 @@ function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
       maxBatch: options.maxBatch ?? 512,
       leading: options.leading,
       scheduler,
+      isolate: isBuiltFrame,
     }),
     lingerMs: options.leading ? coalesceMs : 0,
     encode: ndjsonEncoder<Entry<T>>({
@@ -106,8 +109,12 @@ function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
   };
 }
 
+const isBuiltFrame = (entry: unknown): boolean => entry instanceof BuiltFrame;
+
 const FRAME_ACCESS = {
-  textOf: (frame: OutgoingFrame) => (typeof frame.data === 'string' ? frame.data : undefined),
+  // A frame built elsewhere is final: gzipped already, or meant to go as it is.
+  textOf: (frame: OutgoingFrame) =>
+    typeof frame.data === 'string' && !frame.built ? frame.data : undefined,
   withOutput: (frame: OutgoingFrame, data: string | Uint8Array): OutgoingFrame => ({
     ...frame,
     data,

@@ -14,4 +14,6 @@ export interface OutgoingFrame {
   readonly emittedAt: number;
   /** Whether `data` is gzipped, for `ws_outbox_compressed_frames_total`. */
   readonly compressed: boolean;
+  /** Built elsewhere and shared (a topic's frame): sent as it is, never gzipped again. */
+  readonly built?: boolean;
 }

@@ -9,6 +9,8 @@ import type { RawJson } from '../operators/rawJson.js';
 import type { OutboxMetrics } from './metrics.js';
 import { CriticalJson, outboxConfig } from './outboxConfig.js';
 import type { Entry, OutboxConfig } from './outboxConfig.js';
+import { BuiltFrame, messagesIn, reportDrop } from './outboxEntry.js';
+import type { ReportedJson } from './outboxEntry.js';
 import type { OutgoingFrame } from './outgoingFrame.js';
 import { reportUnhandledError } from './reportError.js';
 import { socketSink } from './socketSink.js';
@@ -170,7 +172,7 @@ export class WsOutbox<T = unknown> {
    * @throws {RangeError} On an option out of range.
    */
   constructor(
-    private readonly socket: SendableSocket,
+    private readonly target: SendableSocket,
     options: WsOutboxOptions<T> = {},
   ) {
     this.config = outboxConfig(options);
@@ -185,7 +187,7 @@ export class WsOutbox<T = unknown> {
   /** True while a `send` would pass straight through: nothing held and the socket has demand. */
   get ready(): boolean {
     if (this.state !== 'running' || this.held > 0) return false;
-    return this.pipeline ? this.pipeline.sink.ready : this.socket.readyState === OPEN;
+    return this.pipeline ? this.pipeline.sink.ready : this.target.readyState === OPEN;
   }
 
   /** `ready` as an Observable: the current value, then every change; completes once ended. */
@@ -239,16 +241,33 @@ export class WsOutbox<T = unknown> {
   send(message: T | RawJson, options?: SendOptions): boolean {
     if (this.state === 'new') throw new Error('WsOutbox: call start() before send()');
     this.noticeClose();
-    this.accepted++;
+    if (!options?.critical || this.state !== 'running') return this.enqueue(message);
+    const critical = this.serializeCritical(message);
+    return critical !== undefined && this.enqueue(critical);
+  }
+
+  /**
+   * Queues an entry built elsewhere: a frame shared by several outboxes, or a line whose drop
+   * must be reported. Used by topics.
+   * @returns False when it was dropped.
+   * @internal
+   */
+  deliver(entry: BuiltFrame | ReportedJson): boolean {
+    if (this.state === 'new') throw new Error('WsOutbox: call start() before send()');
+    return this.enqueue(entry);
+  }
+
+  /** The socket this outbox sends on. */
+  get socket(): SendableSocket {
+    return this.target;
+  }
+
+  private enqueue(entry: Entry<T>): boolean {
+    this.noticeClose();
+    this.accepted += messagesIn(entry);
     if (this.state !== 'running') {
-      this.countDropped(1);
+      this.drop(entry);
       return false;
-    }
-    let entry: Entry<T> = message;
-    if (options?.critical) {
-      const critical = this.serializeCritical(message);
-      if (critical === undefined) return false;
-      entry = critical;
     }
     const { intake } = this.pipeline ?? this.activate();
     this.sendRefused = false;
@@ -288,7 +307,7 @@ export class WsOutbox<T = unknown> {
   /** Subscribes the stages, with a sink of their own; they live until the outbox is idle. */
   private activate(): Pipeline<T> {
     const { config } = this;
-    const sink = socketSink(this.socket, { highWaterMark: config.highWaterMark });
+    const sink = socketSink(this.target, { highWaterMark: config.highWaterMark });
     let intake!: Subscriber<Entry<T>>;
     const batches = new Observable<Entry<T>>((subscriber) => {
       intake = subscriber;
@@ -296,7 +315,7 @@ export class WsOutbox<T = unknown> {
       boundedBuffer<Entry<T>>(config.capacity, {
         ready: sink.ready$,
         overflow: config.overflow,
-        onDrop: () => this.onDrop(),
+        onDrop: (entry) => this.onDrop(entry),
         onSize: (size) => this.onHeldChange(size),
         isProtected: isCritical,
       }),
@@ -333,6 +352,18 @@ export class WsOutbox<T = unknown> {
     return new Observable<OutgoingFrame>((subscriber) =>
       batches.subscribe({
         next: (batch) => {
+          const built = batch[0];
+          if (built instanceof BuiltFrame) {
+            // Alone in its batch (coalesce isolates it): it goes as it is.
+            subscriber.next({
+              data: built.data,
+              messages: built.messages,
+              emittedAt: performance.now(),
+              compressed: built.compressed,
+              built: true,
+            });
+            return;
+          }
           let failures = 0;
           let text: string | undefined;
           try {
@@ -393,13 +424,18 @@ export class WsOutbox<T = unknown> {
     this.failed++;
     this.config.metrics?.serializeErrors.inc();
     // A RawJson was checked when it was made, so only the application's own values get here.
-    if (!isRawJson(entry)) this.config.onSerializeError?.(error, entry);
+    if (!isRawJson(entry)) this.config.onSerializeError?.(error, entry as T);
   }
 
-  private onDrop(): void {
+  private onDrop(entry: Entry<T>): void {
     // Under 'drop-oldest' the message being sent is held; an older one made room for it.
     if (this.config.overflow !== 'drop-oldest') this.sendRefused = true;
-    this.countDropped(1);
+    this.drop(entry);
+  }
+
+  private drop(entry: Entry<T>): void {
+    this.countDropped(messagesIn(entry));
+    reportDrop(entry);
   }
 
   private countDropped(messages: number): void {
@@ -451,7 +487,7 @@ export class WsOutbox<T = unknown> {
 
   /** An idle outbox does not listen to its socket: this is where it learns of a close. */
   private noticeClose(): void {
-    if (this.state !== 'ended' && this.state !== 'new' && this.socket.readyState > OPEN) {
+    if (this.state !== 'ended' && this.state !== 'new' && this.target.readyState > OPEN) {
       this.end();
     }
   }
@@ -471,8 +507,8 @@ export class WsOutbox<T = unknown> {
       this.updateReadiness();
     };
     this.readinessListener = listener;
-    this.socket.on('open', listener);
-    this.socket.on('close', listener);
+    this.target.on('open', listener);
+    this.target.on('close', listener);
     this.pipeline?.subscription.add(
       this.pipeline.sink.ready$.subscribe(() => this.updateReadiness()),
     );
@@ -496,8 +532,8 @@ export class WsOutbox<T = unknown> {
     this.stopTimer?.unsubscribe();
     const listener = this.readinessListener;
     if (listener) {
-      this.socket.off('open', listener);
-      this.socket.off('close', listener);
+      this.target.off('open', listener);
+      this.target.off('close', listener);
     }
     this.updateReadiness();
     this.readiness?.complete();
