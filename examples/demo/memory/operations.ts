@@ -58,6 +58,14 @@ export interface CompressResult {
 const DEFAULT_CHUNK_SIZE = 1_000;
 
 /**
+ * Characters of a thread a compress preview reads at most: its latest messages, whole, up to
+ * this many. A thread a client filled itself may hold 10,000 messages.
+ */
+export const MAX_PREVIEW_CHARS = 16_000;
+/** Sentences a compress preview reads at most: the latest of those messages'. */
+export const MAX_PREVIEW_SENTENCES = 1_000;
+
+/**
  * The `memory_search` handler: `{ query, limit }` → progress `{ scanned, total }` chunk by
  * chunk, then `{ items }`, the `limit` memories most similar to the query.
  *
@@ -103,7 +111,9 @@ export function memorySearch(
  * scanned, total }` over the thread's sentences, then `{ summary, sentences, ratio }`.
  *
  * The thread defaults to the connection's own (its chat messages); `gen-<k>` names a generated
- * one.
+ * one. Only its latest part is read (see {@link latestSentences}), so that the work is bounded
+ * whatever a client put in the thread: the reading runs in chunks, and the final pick of at most
+ * 50 sentences among at most {@link MAX_PREVIEW_SENTENCES} takes a few milliseconds.
  */
 export function memoryCompressPreview(
   store: MemoryStore,
@@ -120,7 +130,7 @@ export function memoryCompressPreview(
           : 'data.thread_id names no thread with messages (generated threads are "gen-0", "gen-1", …).';
       throw new OperationError(message, { code: 'bad_request' });
     }
-    const all = texts.flatMap(sentences);
+    const all = latestSentences(texts);
     const summarizer = new ThreadSummarizer(all, store.index);
     const threadLength = all.reduce((sum, sentence) => sum + sentence.length, 0) + all.length - 1;
     return chunked<CompressResult>({
@@ -135,6 +145,25 @@ export function memoryCompressPreview(
       },
     });
   };
+}
+
+/**
+ * The sentences of a thread's latest messages: whole messages, newest first, while they add up
+ * to at most {@link MAX_PREVIEW_CHARS} characters (at least the newest one), then the last
+ * {@link MAX_PREVIEW_SENTENCES} of their sentences, in the thread's order.
+ */
+export function latestSentences(
+  texts: readonly string[],
+  maxChars = MAX_PREVIEW_CHARS,
+  maxSentences = MAX_PREVIEW_SENTENCES,
+): string[] {
+  let first = texts.length;
+  let chars = 0;
+  while (first > 0 && (first === texts.length || chars + texts[first - 1].length <= maxChars)) {
+    chars += texts[--first].length;
+  }
+  const all = texts.slice(first).flatMap(sentences);
+  return all.length > maxSentences ? all.slice(-maxSentences) : all;
 }
 
 function loopOptions(
