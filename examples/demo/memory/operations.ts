@@ -6,7 +6,7 @@ import { parseCompressRequest, parseSearchRequest } from './requests.js';
 import { compileQuery, scoreText } from './similarity.js';
 import type { MemoryStore } from './store.js';
 import { ThreadSummarizer } from './summarize.js';
-import type { ScoredSentence } from './summarize.js';
+import type { ScoredSentence, SentencePicker } from './summarize.js';
 import { sentences } from './text.js';
 import { TopK } from './topK.js';
 
@@ -112,8 +112,7 @@ export function memorySearch(
  *
  * The thread defaults to the connection's own (its chat messages); `gen-<k>` names a generated
  * one. Only its latest part is read (see {@link latestSentences}), so that the work is bounded
- * whatever a client put in the thread: the reading runs in chunks, and the final pick of at most
- * 50 sentences among at most {@link MAX_PREVIEW_SENTENCES} takes a few milliseconds.
+ * whatever a client put in the thread; the reading and the picking both run in chunks.
  */
 export function memoryCompressPreview(
   store: MemoryStore,
@@ -133,12 +132,16 @@ export function memoryCompressPreview(
     const all = latestSentences(texts);
     const summarizer = new ThreadSummarizer(all, store.index);
     const threadLength = all.reduce((sum, sentence) => sum + sentence.length, 0) + all.length - 1;
+    const loop = loopOptions(options, type, id, signal);
+    let picker: SentencePicker | undefined;
     return chunked<CompressResult>({
-      ...loopOptions(options, type, id, signal),
+      ...loop,
       total: all.length,
       step: (start, end) => summarizer.read(start, end),
+      // Picking costs up to max_sentences × sentences scores: a chunk's worth at a time.
+      settle: () => (picker ??= summarizer.picker(request.maxSentences)).step(loop.chunkSize),
       finish: () => {
-        const kept = summarizer.summary(request.maxSentences);
+        const kept = picker!.result();
         const summary = kept.map((sentence) => sentence.text).join(' ');
         const rounded = kept.map((sentence) => ({ ...sentence, score: round(sentence.score) }));
         return { summary, sentences: rounded, ratio: round(summary.length / threadLength) };

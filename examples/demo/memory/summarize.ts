@@ -48,39 +48,36 @@ export class ThreadSummarizer {
 
   /**
    * The `max` best sentences, in the thread's order, each with its score when it was kept.
-   *
-   * Greedy, as described above, done lazily (Minoux's accelerated greedy): damping only ever
-   * lowers scores, so a sentence's last computed score bounds its current one. The candidates
-   * wait in a heap by that bound; the top one is scored afresh and kept if it still beats the
-   * next bound, else put back. Most rounds rescore a handful of sentences instead of all of
-   * them, and the result is the same as rescoring every sentence every round, ties going to the
-   * earlier sentence.
-   *
    * @throws Error if some sentences have not been read.
    */
   summary(max: number): ScoredSentence[] {
+    const picker = this.picker(max);
+    picker.step(Infinity);
+    return picker.result();
+  }
+
+  /**
+   * Picks the `max` best sentences a step at a time, for a caller that yields between steps:
+   * each pick scores every sentence not yet kept, so a summary costs up to `max × sentences`
+   * scores, which a thread of many short sentences makes long.
+   * @throws Error if some sentences have not been read.
+   */
+  picker(max: number): SentencePicker {
     if (this.sentenceTerms.length !== this.sentences.length) {
       throw new Error('ThreadSummarizer: read every sentence first');
     }
     const weights = new Map<string, number>();
     for (const [term, count] of this.counts) weights.set(term, count * this.index.idf(term));
     const distinct = this.sentenceTerms.map((sentenceTerms) => [...new Set(sentenceTerms)]);
-    const scoreOf = (i: number) => this.score(distinct[i], this.sentenceTerms[i].length, weights);
-    const candidates = new CandidateHeap();
-    for (let i = 0; i < distinct.length; i++) candidates.push({ index: i, bound: scoreOf(i) });
-    const kept: ScoredSentence[] = [];
-    while (kept.length < max && candidates.size > 0) {
-      const top = candidates.pop()!;
-      const fresh = { index: top.index, bound: scoreOf(top.index) };
-      const next = candidates.peek();
-      if (next && ranksBelow(fresh, next)) {
-        candidates.push(fresh);
-        continue;
-      }
-      kept.push({ index: fresh.index, text: this.sentences[fresh.index], score: fresh.bound });
-      for (const term of distinct[fresh.index]) weights.set(term, weights.get(term)! * COVERED);
-    }
-    return kept.sort((a, b) => a.index - b.index);
+    return new SentencePicker(
+      distinct.length,
+      max,
+      (i) => this.score(distinct[i], this.sentenceTerms[i].length, weights),
+      (i) => {
+        for (const term of distinct[i]) weights.set(term, weights.get(term)! * COVERED);
+      },
+      (i) => this.sentences[i],
+    );
   }
 
   private score(
@@ -95,55 +92,74 @@ export class ThreadSummarizer {
   }
 }
 
-/** A sentence waiting to be kept, and an upper bound of its score. */
-interface Candidate {
-  readonly index: number;
-  readonly bound: number;
-}
+/**
+ * The greedy pick of {@link ThreadSummarizer.picker}, resumable: each round scores every
+ * sentence not yet kept, keeps the best (ties to the earlier one) and damps its terms.
+ */
+export class SentencePicker {
+  private readonly kept: ScoredSentence[] = [];
+  private readonly taken: Uint8Array;
+  private readonly wanted: number;
+  /** The next sentence to score in the current round. */
+  private next = 0;
+  private best = -1;
+  private bestScore = -Infinity;
 
-/** Whether `a` ranks below `b`: a lower score, or the same and a later sentence. */
-function ranksBelow(a: Candidate, b: Candidate): boolean {
-  return a.bound < b.bound || (a.bound === b.bound && a.index > b.index);
-}
-
-/** A max-heap of candidates by {@link ranksBelow}. */
-class CandidateHeap {
-  private readonly heap: Candidate[] = [];
-
-  get size(): number {
-    return this.heap.length;
+  /**
+   * @param count Sentences in the thread.
+   * @param max Sentences to keep.
+   * @param scoreOf A sentence's score under the current weights.
+   * @param damp Damps the weights of a kept sentence's terms.
+   * @param textOf A sentence's text.
+   */
+  constructor(
+    count: number,
+    max: number,
+    private readonly scoreOf: (sentence: number) => number,
+    private readonly damp: (sentence: number) => void,
+    private readonly textOf: (sentence: number) => string,
+  ) {
+    this.taken = new Uint8Array(count);
+    this.wanted = Math.min(max, count);
   }
 
-  peek(): Candidate | undefined {
-    return this.heap[0];
+  /** Whether every sentence wanted is kept. */
+  get done(): boolean {
+    return this.kept.length >= this.wanted;
   }
 
-  push(candidate: Candidate): void {
-    const heap = this.heap;
-    heap.push(candidate);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!ranksBelow(heap[parent], heap[i])) return;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  }
-
-  pop(): Candidate | undefined {
-    const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length === 0 || last === undefined) return top;
-    heap[0] = last;
-    for (let i = 0; ;) {
-      let best = i;
-      for (const child of [2 * i + 1, 2 * i + 2]) {
-        if (child < heap.length && ranksBelow(heap[best], heap[child])) best = child;
+  /**
+   * Scores up to `budget` sentences (at least one), keeping the round's best whenever a round
+   * ends.
+   * @returns Whether the pick is done.
+   */
+  step(budget: number): boolean {
+    const count = this.taken.length;
+    for (let spent = 0; !this.done && spent < Math.max(1, budget);) {
+      if (this.next === count) {
+        this.keep();
+        continue;
       }
-      if (best === i) return top;
-      [heap[i], heap[best]] = [heap[best], heap[i]];
-      i = best;
+      const i = this.next++;
+      if (this.taken[i]) continue;
+      spent++;
+      const score = this.scoreOf(i);
+      if (score > this.bestScore) [this.best, this.bestScore] = [i, score];
     }
+    return this.done;
+  }
+
+  /** The sentences kept, in the thread's order. */
+  result(): ScoredSentence[] {
+    return [...this.kept].sort((a, b) => a.index - b.index);
+  }
+
+  /** Ends a round: keeps its best sentence and damps its terms. */
+  private keep(): void {
+    const { best, bestScore } = this;
+    this.taken[best] = 1;
+    this.kept.push({ index: best, text: this.textOf(best), score: bestScore });
+    this.damp(best);
+    [this.next, this.best, this.bestScore] = [0, -1, -Infinity];
   }
 }
