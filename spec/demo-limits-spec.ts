@@ -248,6 +248,17 @@ describe('close()', () => {
   });
 });
 
+describe('close() with a client that stops reading', () => {
+  it('cuts it off once the close handshake has had its share of shutdownTimeoutMs', async () => {
+    const server = await startDemo({ shutdownTimeoutMs: 1_000 });
+    const client = await Client.open(server);
+    // Its socket no longer reads: the server's close frame is never answered.
+    (client.ws as unknown as { _socket: Socket })._socket.pause();
+    await server.close(); // resolves: the client was terminated, not waited for
+    expect(server.manager.size).toBe(0);
+  });
+});
+
 /** Resolves once `predicate` holds, checking after each event-loop turn (bounded). */
 async function until(predicate: () => boolean): Promise<void> {
   for (let turn = 0; !predicate(); turn++) {
