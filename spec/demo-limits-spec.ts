@@ -8,11 +8,10 @@ import { MAX_CHAT_MEMORY_LENGTH } from '../examples/demo/memory/store.js';
 import { MAX_PREVIEW_SENTENCES } from '../examples/demo/memory/operations.js';
 import type { ChunkEvent } from '../examples/demo/memory/operations.js';
 import { isOperationError } from '../src/index.js';
-import { FrameCollector } from './helpers/frameCollector.js';
+import { DemoTestClient } from './helpers/demoClient.js';
 import { sample } from './helpers/metricsText.js';
 import { nextTurn } from './helpers/until.js';
 import { closed } from './helpers/wsServer.js';
-import type { Reply } from './operations/support.js';
 
 /**
  * The demo under a hostile client that stays within every stated limit (rate limit, 64 KiB
@@ -51,42 +50,9 @@ async function startDemo(options: Partial<DemoServerOptions> = {}): Promise<Demo
   return server;
 }
 
-class Client {
-  readonly replies: FrameCollector;
-
-  private constructor(readonly ws: WebSocket) {
-    this.replies = new FrameCollector(ws);
-  }
-
-  static async open(server: DemoServer, query = ''): Promise<Client> {
-    const ws = new WebSocket(server.wsUrl + query);
-    clients.add(ws);
-    ws.on('error', () => {});
-    const client = new Client(ws);
-    await once(ws, 'open');
-    return client;
-  }
-
-  send(message: object): void {
-    this.ws.send(JSON.stringify(message));
-  }
-
-  chat(id: string, text: string): void {
-    this.send({ type: 'chat.message', id, payload: { text, agent_id: 'anima' } });
-  }
-
-  /** The first reply carrying `id` (as `id` or `message_id`) of one of `types`. */
-  async reply(id: string, ...types: string[]): Promise<Reply> {
-    const find = () =>
-      (this.replies.values as Array<Reply & { message_id?: string }>).find(
-        (r) => (r.id === id || r.message_id === id) && types.includes(r.type),
-      );
-    await this.replies.until(() => find() !== undefined, {
-      description: `${types.join(' or ')} for ${id}`,
-    });
-    return find()!;
-  }
-}
+const Client = {
+  open: (server: DemoServer, query = '') => DemoTestClient.open(server.wsUrl + query, clients),
+};
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 
@@ -95,7 +61,7 @@ describe('chat.message', () => {
     const server = await startDemo();
     const client = await Client.open(server);
     // Just under the 64 KiB frame limit: 32,700 one-letter words.
-    client.chat('big', 'a '.repeat(32_700));
+    client.sendChat('big', 'a '.repeat(32_700));
     const refusal = await client.reply('big', 'error', 'chat.ack');
     expect(refusal).toEqual({
       type: 'error',
@@ -105,7 +71,7 @@ describe('chat.message', () => {
     });
     expect(server.agent.streaming).toEqual({ replies: 0, tokens: 0, chars: 0 });
     expect(server.memory.chatCount).toBe(0);
-    client.chat('ok', 'still here');
+    client.sendChat('ok', 'still here');
     await client.reply('ok', 'chat.done');
     const metrics = await server.registry.metrics();
     expect(sample(metrics, 'demo_chat_refused_total', { code: 'too_large' })).toBe(1);
@@ -118,16 +84,16 @@ describe('chat.message', () => {
       chat: { perConnection: { replies: 4, tokens: 100, chars: 10_000 } },
     });
     const greedy = await Client.open(server);
-    greedy.chat('a', words(60));
-    greedy.chat('b', words(40)); // 100 tokens held
-    greedy.chat('c', 'one more');
+    greedy.sendChat('a', words(60));
+    greedy.sendChat('b', words(40)); // 100 tokens held
+    greedy.sendChat('c', 'one more');
     expect(await greedy.reply('c', 'error', 'chat.ack')).toMatchObject({
       type: 'error',
       code: 'busy',
     });
     await greedy.reply('b', 'chat.ack');
     const fresh = await Client.open(server);
-    fresh.chat('f', 'hello');
+    fresh.sendChat('f', 'hello');
     await fresh.reply('f', 'chat.ack');
     expect(server.agent.streaming).toMatchObject({ replies: 3, tokens: 101 });
     // Leaving gives it all back.
@@ -146,7 +112,7 @@ describe('chat.message', () => {
     });
     const client = await Client.open(server);
     // 1,000 words cost 251 tokens of the 2,000 burst: the eighth is over the limit.
-    for (let i = 0; i < 8; i++) client.chat(`c${i}`, words(1_000));
+    for (let i = 0; i < 8; i++) client.sendChat(`c${i}`, words(1_000));
     expect(await client.reply('c7', 'error', 'chat.ack')).toMatchObject({ code: 'rate_limited' });
   });
 });
