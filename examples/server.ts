@@ -1,11 +1,14 @@
-import { createDemoServer, DEFAULT_CORPUS_SIZE } from './demo/app.js';
+import { createDemoServer, DEFAULT_CORPUS_SIZE, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './demo/app.js';
+import { exitOnSignals } from './demo/signals.js';
 
 // The demo that `npm start` runs. PORT and HOST choose where it listens; OPERATION_TIMEOUT_MS is
-// the deadline of a memory operation; MEMORY_CORPUS_SIZE the memories generated at start.
+// the deadline of a memory operation; MEMORY_CORPUS_SIZE the memories generated at start;
+// SHUTDOWN_TIMEOUT_MS the most a SIGTERM (or SIGINT) waits before the process exits.
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 const operationTimeoutMs = positiveInteger('OPERATION_TIMEOUT_MS', 120_000);
 const corpusSize = positiveInteger('MEMORY_CORPUS_SIZE', DEFAULT_CORPUS_SIZE);
+const shutdownTimeoutMs = positiveInteger('SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS);
 
 function positiveInteger(name: string, fallback: number): number {
   const text = process.env[name];
@@ -23,6 +26,7 @@ async function main(): Promise<void> {
     port,
     host,
     operationTimeoutMs,
+    shutdownTimeoutMs,
     memory: { corpusSize },
   });
   const seconds = (server.memoryBuildMs / 1000).toFixed(2);
@@ -32,22 +36,7 @@ async function main(): Promise<void> {
       `operation timeout ${operationTimeoutMs} ms`,
   );
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    // A second signal means the operator does not want to wait for the graceful path.
-    if (stopping) process.exit(1);
-    stopping = true;
-    console.log(`${signal}: closing connections…`);
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('shutdown failed:', error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  exitOnSignals(server, { timeoutMs: shutdownTimeoutMs });
 }
 
 main().catch((error: unknown) => {

@@ -1,16 +1,14 @@
-import { once } from 'node:events';
 import { VirtualTimeScheduler } from 'rxjs';
 import WebSocket from 'ws';
 import { createDemoServer } from '../examples/demo/app.js';
 import { isOperationError } from '../src/index.js';
 import type { DemoServer, DemoServerOptions } from '../examples/demo/app.js';
 import type { ChunkEvent } from '../examples/demo/memory/operations.js';
-import { FrameCollector } from './helpers/frameCollector.js';
+import { DemoTestClient } from './helpers/demoClient.js';
 import { sample } from './helpers/metricsText.js';
 import { nextTurn } from './helpers/until.js';
 import { closed } from './helpers/wsServer.js';
 import { LEAK_PATTERN } from './operations/support.js';
-import type { Reply } from './operations/support.js';
 
 /**
  * The demo's memory operations end to end: a real demo server on 127.0.0.1, real ws clients,
@@ -70,52 +68,9 @@ async function startDemo(chunks: ChunkLog, options: Partial<DemoServerOptions> =
 }
 
 /** One client connection and what it received. */
-class Client {
-  readonly replies: FrameCollector;
-
-  private constructor(readonly ws: WebSocket) {
-    this.replies = new FrameCollector(ws);
-  }
-
-  static async open(server: DemoServer, query = ''): Promise<Client> {
-    const ws = new WebSocket(server.wsUrl + query);
-    clients.add(ws);
-    ws.on('error', () => {});
-    const client = new Client(ws);
-    await once(ws, 'open');
-    return client;
-  }
-
-  send(message: object): void {
-    this.ws.send(JSON.stringify(message));
-  }
-
-  /** Replies carrying `id`, in order. */
-  of(id: string): Reply[] {
-    return (this.replies.values as Reply[]).filter((reply) => reply.id === id);
-  }
-
-  /** Resolves with the first reply of `id` with one of `types`. */
-  async reply(id: string, ...types: string[]): Promise<Reply> {
-    const find = () => this.of(id).find((reply) => types.includes(reply.type));
-    await this.replies.until(() => find() !== undefined, {
-      description: `${types.join(' or ')} for ${id}`,
-    });
-    return find()!;
-  }
-
-  /** Sends a chat message and waits for its chat.done: the server has stored it by then. */
-  async chat(text: string, id: string): Promise<void> {
-    this.send({ type: 'chat.message', id, payload: { text, agent_id: 'anima' } });
-    await this.replies.until(
-      (c) =>
-        (c.values as Array<{ type: string; message_id?: string }>).some(
-          (v) => v.type === 'chat.done' && v.message_id === id,
-        ),
-      { description: `chat.done of ${id}` },
-    );
-  }
-}
+const Client = {
+  open: (server: DemoServer, query = '') => DemoTestClient.open(server.wsUrl + query, clients),
+};
 
 interface SearchItem {
   id: string;

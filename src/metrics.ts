@@ -42,14 +42,15 @@ export interface OutboxMetrics {
   readonly heartbeatTerminations: Counter;
   /**
    * `ws_outbox_operations_total{operation,outcome}`: operations ended, by registered type and
-   * outcome (complete, cancelled, timeout, error, disconnected).
+   * outcome (complete, cancelled, rejected, timeout, error, disconnected). `rejected` is the
+   * client's doing (the handler refused the request); `timeout` and `error` are the server's.
    */
   readonly operations: Counter<'operation' | 'outcome'>;
   /** `ws_outbox_operation_duration_seconds{operation}`: from an operation's start to its end. */
   readonly operationDuration: Histogram<'operation'>;
   /**
    * `ws_outbox_rejected_messages_total{code}`: incoming messages refused before any handler ran
-   * (bad_request, unknown_operation, too_many_operations, rate_limited).
+   * (bad_request, unknown_operation, too_many_operations, rate_limited, busy).
    */
   readonly rejectedMessages: Counter<'code'>;
 }
@@ -122,7 +123,7 @@ export function outboxMetrics(registry: Registry = globalRegistry): OutboxMetric
     }),
     operations: counter(registry, {
       name: 'ws_outbox_operations_total',
-      help: 'Operations ended, by type and outcome (complete, cancelled, timeout, error, disconnected).',
+      help: 'Operations ended, by type and outcome (complete, cancelled, rejected, timeout, error, disconnected).',
       labelNames: ['operation', 'outcome'] as const,
     }),
     operationDuration: histogram(registry, {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { asyncScheduler } from 'rxjs';
@@ -8,20 +8,23 @@ import type { SchedulerLike } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import {
+  ConcurrencyLimiter,
   ConnectionManager,
   isOperationError,
+  isRejection,
   Operations,
   outboxMetrics,
   recommendedServerOptions,
 } from '../../src/index.js';
 import type {
+  ConcurrencyLimit,
   Detach,
   HandlerErrorInfo,
   OperationEventMessage,
   WsOutboxOptions,
 } from '../../src/index.js';
-import { ChatAgent } from './chatAgent.js';
-import type { DemoEvent } from './chatAgent.js';
+import { ChatAgent, chatCost } from './chatAgent.js';
+import type { Chat, ChatLimits, DemoEvent } from './chatAgent.js';
 import { memoryCompressPreview, memorySearch } from './memory/operations.js';
 import type { DemoSession, MemoryOperationsOptions } from './memory/operations.js';
 import { isGeneratedThread, MemoryStore } from './memory/store.js';
@@ -35,6 +38,19 @@ export type DemoMessage = DemoEvent | OperationEventMessage;
 /** Memories generated at start by default: enough that a three-word search takes a second. */
 export const DEFAULT_CORPUS_SIZE = 500_000;
 
+/**
+ * Memory operations (searches and previews, all connections together) run at once by default,
+ * and wait at most: the rest are refused with `busy`. Two, so that under overload a search
+ * still takes about twice its time alone and the event loop turns every few milliseconds.
+ */
+export const DEFAULT_MEMORY_LIMIT: ConcurrencyLimit = { maxConcurrent: 2, maxQueued: 8 };
+
+/** What a memory operation costs against its connection's rate limit: a second of CPU or so. */
+export const MEMORY_OPERATION_COST = 10;
+
+/** Default of {@link DemoServerOptions.shutdownTimeoutMs}. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
 export interface DemoServerOptions {
   /** 0 picks a free port. */
   port: number;
@@ -46,7 +62,11 @@ export interface DemoServerOptions {
   registry?: Registry;
   /** Delay before each streamed token: ms, or `[min, max]` for a random one. Default `[20, 40]`. */
   tokenDelayMs?: number | readonly [number, number];
-  /** How long shutdown waits for queued messages, then for clients to answer the close. Default 5,000 ms. */
+  /**
+   * The most `close()` takes: flushing the outboxes gets 40% of it, the clients' close
+   * handshakes what is left of 90%, then every connection still open (WebSocket or plain HTTP,
+   * a half-sent request included) is cut off. Default 10,000 ms.
+   */
   shutdownTimeoutMs?: number;
   /** Scheduler of the outboxes and the token streams. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
@@ -58,6 +78,10 @@ export interface DemoServerOptions {
   operationScheduler?: SchedulerLike;
   /** The memory backend: corpus size (default {@link DEFAULT_CORPUS_SIZE}), seed, chunking. */
   memory?: Partial<MemoryStoreOptions> & MemoryOperationsOptions;
+  /** How many memory operations run at once in all, and wait. Default {@link DEFAULT_MEMORY_LIMIT}. */
+  memoryLimit?: ConcurrencyLimit;
+  /** The chat's limits; each defaults to `DEFAULT_CHAT_LIMITS`'. */
+  chat?: Partial<ChatLimits>;
   /**
    * Sees every handler failure with its stack, which clients never get. Default: failures other
    * than `OperationError` (a refused request) go to `console.error`.
@@ -76,10 +100,17 @@ export interface DemoServer {
   readonly memory: MemoryStore;
   /** Milliseconds spent generating and indexing the corpus at start. */
   readonly memoryBuildMs: number;
+  /** The HTTP server everything is served by. */
+  readonly http: Server;
+  /** The chat agent: what its replies hold while they stream. */
+  readonly agent: ChatAgent;
+  /** The limit on memory operations running at once, all connections together. */
+  readonly memoryLimiter: ConcurrencyLimiter;
   /**
-   * Graceful shutdown: stops accepting, ends the running operations, cancels the token streams,
-   * stops every outbox so that what is queued goes out, closes the sockets with 1001, then the
-   * HTTP server.
+   * Graceful shutdown within `shutdownTimeoutMs`: stops accepting, ends the running operations,
+   * cancels the token streams, stops every outbox so that what is queued goes out, closes the
+   * sockets with 1001, then cuts off whatever connection is left (a half-sent HTTP request
+   * too) and closes the HTTP server.
    */
   close(): Promise<void>;
 }
@@ -99,7 +130,7 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
   collectDefaultMetrics({ register: registry });
   const metrics = outboxMetrics(registry);
   const scheduler = options.scheduler ?? asyncScheduler;
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5_000;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   const manager = new ConnectionManager<DemoMessage>({
     outbox: {
       ...options.outbox,
@@ -107,7 +138,7 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
       metrics,
       scheduler,
     },
-    stopTimeoutMs: shutdownTimeoutMs,
+    stopTimeoutMs: Math.round(shutdownTimeoutMs * 0.4),
   });
 
   const memoryOptions = options.memory ?? {};
@@ -116,24 +147,46 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
     corpusSize: memoryOptions.corpusSize ?? DEFAULT_CORPUS_SIZE,
     seed: memoryOptions.seed,
     chatCapacity: memoryOptions.chatCapacity,
+    chatBytes: memoryOptions.chatBytes,
   });
   const memoryBuildMs = performance.now() - buildStart;
-  const demoMetrics = registerDemoMetrics(registry, memory, memoryBuildMs);
 
-  const agent = new ChatAgent({ tokenDelayMs: options.tokenDelayMs, scheduler });
+  const agent = new ChatAgent({
+    tokenDelayMs: options.tokenDelayMs,
+    scheduler,
+    limits: options.chat,
+  });
+  const demoMetrics = registerDemoMetrics(registry, memory, memoryBuildMs, agent);
   const operations = new Operations<DemoSession>({
     timeoutMs: options.operationTimeoutMs ?? 120_000,
     scheduler: options.operationScheduler ?? scheduler,
     metrics,
     onHandlerError: options.onHandlerError ?? logUnexpectedFailure,
   });
-  operations.on('chat.message', (message, context) => {
-    const chat = agent.receive(message, context);
-    memory.remember(context.session.threadId, chat.text);
-    demoMetrics.chatMessages.inc();
-  });
-  operations.register('memory_search', memorySearch(memory, memoryOptions));
-  operations.register('memory_compress_preview', memoryCompressPreview(memory, memoryOptions));
+  operations.on(
+    'chat.message',
+    (message, context) => {
+      let chat: Chat;
+      try {
+        chat = agent.receive(message, context);
+      } catch (error) {
+        if (isRejection(error) && error.code) demoMetrics.chatRefused.inc({ code: error.code });
+        throw error;
+      }
+      memory.remember(context.session.threadId, chat.text);
+      demoMetrics.chatMessages.inc();
+    },
+    { cost: (message) => chatCost(message, agent.limits) },
+  );
+  // CPU-bound: a few at a time across every connection, the rest refused with busy.
+  const memoryLimiter = new ConcurrencyLimiter(options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+  const heavy = { limiter: memoryLimiter, cost: MEMORY_OPERATION_COST };
+  operations.register('memory_search', memorySearch(memory, memoryOptions), heavy);
+  operations.register(
+    'memory_compress_preview',
+    memoryCompressPreview(memory, memoryOptions),
+    heavy,
+  );
 
   const page = renderPage();
   // Built before listening, so the page is never served without its script.
@@ -159,12 +212,17 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
     ws.on('error', () => {});
   });
 
-  const http = createServer((req, res) => {
-    void route(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end('internal error\n');
-    });
-  });
+  const http = createServer(
+    // A client gets 10 s to send its headers and 30 s for its whole request (Node's defaults are
+    // 60 s and 5 min): a connection that trickles a request in is not held for long.
+    { headersTimeout: 10_000, requestTimeout: 30_000 },
+    (req, res) => {
+      void route(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('internal error\n');
+      });
+    },
+  );
 
   /** Each path's body and content type. */
   const routes: Record<string, () => Promise<[string, string]> | [string, string]> = {
@@ -204,14 +262,21 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   async function shutdown(): Promise<void> {
+    const deadline = performance.now() + shutdownTimeoutMs * 0.9;
+    // Stops listening. It also stops Node's header and request timeouts, so from here on only
+    // this function bounds a connection that never finishes its request.
     const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeIdleConnections();
     // Operations end first, as if their clients had left: no event of theirs races the close.
     for (const detach of detachers) detach();
     detachers.clear();
     agent.stop();
+    // Bounded by the manager's stopTimeoutMs: what is still queued then is dropped.
     await manager.closeAll();
-    await closeClients(wss, shutdownTimeoutMs);
+    await closeClients(wss, Math.max(0, deadline - performance.now()));
     wss.close();
+    // Whatever is left: half-sent requests, slow readers of a response, sockets mid-upgrade.
+    http.closeAllConnections();
     await httpClosed;
   }
 
@@ -222,6 +287,9 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
     manager,
     memory,
     memoryBuildMs,
+    http,
+    agent,
+    memoryLimiter,
     close: () => (closing ??= shutdown()),
   };
 }
@@ -238,8 +306,37 @@ function threadIdOf(req: IncomingMessage, connection: number): string {
 }
 
 /** The demo's own metrics, beside the outbox's. */
-function registerDemoMetrics(registry: Registry, memory: MemoryStore, buildMs: number) {
+function registerDemoMetrics(
+  registry: Registry,
+  memory: MemoryStore,
+  buildMs: number,
+  agent: ChatAgent,
+) {
   const registers = [registry];
+  new Gauge({
+    name: 'demo_chat_replies_streaming',
+    help: 'Chat replies streaming now, all connections together.',
+    registers,
+    collect() {
+      this.set(agent.streaming.replies);
+    },
+  });
+  new Gauge({
+    name: 'demo_chat_tokens_streaming',
+    help: 'Tokens of the chat replies streaming now, all connections together.',
+    registers,
+    collect() {
+      this.set(agent.streaming.tokens);
+    },
+  });
+  new Gauge({
+    name: 'demo_memory_chat_bytes',
+    help: 'Bytes the chat messages kept as memories count against their bound.',
+    registers,
+    collect() {
+      this.set(memory.chatBytes);
+    },
+  });
   new Gauge({
     name: 'demo_memory_documents',
     help: 'Memories memory_search goes through: the generated corpus and the chat messages kept.',
@@ -253,7 +350,15 @@ function registerDemoMetrics(registry: Registry, memory: MemoryStore, buildMs: n
     help: 'Seconds spent generating and indexing the corpus at start.',
     registers,
   }).set(buildMs / 1000);
+  const chatRefused = new Counter({
+    name: 'demo_chat_refused_total',
+    help: 'chat.message frames the chat agent refused, by code (bad_request, too_large, busy).',
+    labelNames: ['code'] as const,
+    registers,
+  });
+  for (const code of ['bad_request', 'too_large', 'busy']) chatRefused.inc({ code }, 0);
   return {
+    chatRefused,
     chatMessages: new Counter({
       name: 'demo_chat_messages_total',
       help: 'chat.message frames the chat agent answered.',

@@ -69,6 +69,48 @@ describe('chunked', () => {
     expect(manual.pending).toBe(0);
   });
 
+  it('settles after the items, one slice per deferred call and no progress, then the result', () => {
+    const manual = manualDefer();
+    const events: unknown[] = [];
+    let slices = 0;
+    const subscription = chunked({
+      total: 4,
+      chunkSize: 4,
+      signal: new AbortController().signal,
+      step: () => undefined,
+      settle: () => ++slices === 3,
+      finish: () => slices,
+      defer: manual.defer,
+    }).subscribe((event) => events.push(event));
+    manual.runNext(); // the items
+    expect(events).toEqual([{ kind: 'progress', value: { scanned: 4, total: 4 } }]);
+    expect(slices).toBe(0);
+    manual.runNext();
+    manual.runNext();
+    expect([slices, events.length, manual.pending]).toEqual([2, 1, 1]);
+    manual.runNext();
+    expect(events.at(-1)).toEqual({ kind: 'result', data: 3 });
+    expect(subscription.closed).toBe(true);
+  });
+
+  it('unsubscribing while it settles cancels the next slice', () => {
+    const manual = manualDefer();
+    let slices = 0;
+    const subscription = chunked({
+      total: 1,
+      chunkSize: 1,
+      signal: new AbortController().signal,
+      step: () => undefined,
+      settle: () => (slices++, false),
+      finish: () => undefined,
+      defer: manual.defer,
+    }).subscribe();
+    manual.runNext();
+    manual.runNext();
+    subscription.unsubscribe();
+    expect([slices, manual.pending, manual.cancelled]).toEqual([1, 0, 1]);
+  });
+
   it('unsubscribing cancels the next chunk: no more work', () => {
     const manual = manualDefer();
     let chunks = 0;

@@ -1,9 +1,12 @@
+import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   GENERATED_THREAD_SIZE,
   generatedText,
   generateMemories,
 } from '../../examples/demo/memory/corpus.js';
-import { MAX_CHAT_MEMORY_LENGTH, MemoryStore } from '../../examples/demo/memory/store.js';
+import { MAX_CHAT_MEMORY_LENGTH, MemoryStore, truncate } from '../../examples/demo/memory/store.js';
 import { searchKey, sentences, terms } from '../../examples/demo/memory/text.js';
 
 function take<T>(iterator: Iterator<T>, n: number): T[] {
@@ -48,6 +51,66 @@ describe('MemoryStore', () => {
     const store = MemoryStore.create({ corpusSize: 10 });
     const kept = store.remember('t', 'x'.repeat(MAX_CHAT_MEMORY_LENGTH + 50));
     expect(kept.text).toHaveLength(MAX_CHAT_MEMORY_LENGTH);
+  });
+
+  it('cuts a chat message between two code points, never in a surrogate pair', () => {
+    const store = MemoryStore.create({ corpusSize: 10 });
+    const emoji = '\u{1F600}'; // two UTF-16 units
+    const text = 'x'.repeat(MAX_CHAT_MEMORY_LENGTH - 1) + emoji + 'tail';
+    const kept = store.remember('t', text);
+    expect(kept.text).toBe('x'.repeat(MAX_CHAT_MEMORY_LENGTH - 1));
+    const whole = store.remember('t', 'x'.repeat(MAX_CHAT_MEMORY_LENGTH - 2) + emoji + 'tail');
+    expect(whole.text).toBe('x'.repeat(MAX_CHAT_MEMORY_LENGTH - 2) + emoji);
+    // What a search returns is what was kept.
+    const hits = store.snapshot().memory(11);
+    expect(hits.text).toBe(whole.text);
+  });
+
+  it('truncate gives a well-formed prefix of max or max - 1 units of a well-formed text (property)', () => {
+    const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+    const text = fc
+      .array(fc.constantFrom('a', ' ', 'é', '\u{1F600}', '\u{1D11E}', '中', '\n'), {
+        maxLength: 40,
+      })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(text, fc.integer({ min: 1, max: 50 }), (input, max) => {
+        const cut = truncate(input, max);
+        expect(input.startsWith(cut)).toBe(true);
+        expect(cut).not.toMatch(loneSurrogate);
+        if (input.length <= max) expect(cut).toBe(input);
+        else expect(cut.length).toBeGreaterThanOrEqual(max - 1);
+        expect(cut.length).toBeLessThanOrEqual(max);
+      }),
+    );
+  });
+
+  it('keeps a copy of the message, not a view that holds the whole frame it came in', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const store = MemoryStore.create({ corpusSize: 10, chatCapacity: 1_000 });
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // 800 texts of 64 KiB each, as JSON.parse hands them over from a frame: 52 MB if held.
+    for (let i = 0; i < 800; i++) {
+      const frame = JSON.stringify({ text: `${i} ${'word '.repeat(13_000)}` });
+      store.remember('t', (JSON.parse(frame) as { text: string }).text);
+    }
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(store.chatCount).toBe(800);
+    expect(grown).toBeLessThan(12 * 1024 * 1024);
+  });
+
+  it('forgets the oldest chat messages past its bytes, and counts what it holds', () => {
+    const store = MemoryStore.create({ corpusSize: 10, chatBytes: 20_000 });
+    for (let i = 0; i < 100; i++) store.remember(i % 2 ? 'a' : 'b', `${i} ${'y'.repeat(900)}`);
+    // Each: 2 × (~904 text + ~905 key + 1 thread id) + 200 overhead ≈ 3,820 bytes: five fit.
+    expect(store.chatCount).toBe(5);
+    expect(store.chatBytes).toBeLessThanOrEqual(20_000);
+    expect(store.chatBytes).toBeGreaterThan(15_000);
+    expect(store.thread('a')!.map((text) => text.split(' ')[0])).toEqual(['95', '97', '99']);
+    expect(store.thread('b')!.map((text) => text.split(' ')[0])).toEqual(['96', '98']);
   });
 
   it('forgets the oldest chat messages past its capacity, from the snapshot and their thread', () => {

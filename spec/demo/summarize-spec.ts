@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { ThreadSummarizer } from '../../examples/demo/memory/summarize.js';
 import { TfIdfIndexBuilder } from '../../examples/demo/memory/tfidf.js';
 import { terms } from '../../examples/demo/memory/text.js';
@@ -38,6 +39,64 @@ describe('ThreadSummarizer', () => {
 
   it('keeps every sentence when asked for more than there are', () => {
     expect(summarize(['One.', 'Two.'], 5).map((s) => s.index)).toEqual([0, 1]);
+  });
+
+  it('keeps what the plain greedy keeps, whole or a few scores at a time (property)', () => {
+    /** The summary as first written: every remaining sentence scored afresh each round. */
+    function plainGreedy(sentences: string[], max: number): number[] {
+      const sentenceTerms = sentences.map(terms);
+      const weights = new Map<string, number>();
+      for (const t of sentenceTerms.flat()) weights.set(t, (weights.get(t) ?? 0) + 1);
+      for (const [t, count] of weights) weights.set(t, count * index.idf(t));
+      const distinct = sentenceTerms.map((ts) => [...new Set(ts)]);
+      const kept: number[] = [];
+      while (kept.length < Math.min(max, sentences.length)) {
+        let best = -1;
+        let bestScore = -Infinity;
+        for (let i = 0; i < sentences.length; i++) {
+          if (kept.includes(i)) continue;
+          const length = sentenceTerms[i].length;
+          let sum = 0;
+          for (const t of distinct[i]) sum += weights.get(t)!;
+          const score = length === 0 ? 0 : sum / Math.sqrt(length);
+          if (score > bestScore) [best, bestScore] = [i, score];
+        }
+        kept.push(best);
+        for (const t of distinct[best]) weights.set(t, weights.get(t)! * 0.25);
+      }
+      return kept.sort((a, b) => a - b);
+    }
+    const word = fc.constantFrom(
+      'the',
+      'we',
+      'said',
+      'orion',
+      'billing',
+      'saffron',
+      'replica',
+      '...',
+    );
+    const sentence = fc.array(word, { maxLength: 6 }).map((w) => `${w.join(' ')}.`);
+    fc.assert(
+      fc.property(
+        fc.array(sentence, { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 40 }),
+        (thread, max, budget) => {
+          const expected = plainGreedy(thread, max);
+          expect(summarize(thread, max).map((s) => s.index)).toEqual(expected);
+          // The same, picked a few scores at a time, as a chunked caller does.
+          const summarizer = new ThreadSummarizer(thread, index);
+          summarizer.read(0, thread.length);
+          const picker = summarizer.picker(max);
+          let steps = 0;
+          while (!picker.step(budget)) steps++;
+          expect(picker.result().map((s) => s.index)).toEqual(expected);
+          // Every step but the last spends its whole budget: at most max × n scores in all.
+          expect(steps).toBeLessThanOrEqual(Math.ceil((max * thread.length) / budget));
+        },
+      ),
+    );
   });
 
   it('refuses to summarise before every sentence is read', () => {

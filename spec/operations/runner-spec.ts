@@ -546,6 +546,63 @@ describe('OperationRunner in virtual time', () => {
       ]);
     });
 
+    it('should count a refusal by the handler as rejected, a failure as error, and report only the failures', async () => {
+      const registry = new Registry();
+      const reported: unknown[] = [];
+      let outbox!: RecordingOutbox;
+      const signals: AbortSignal[] = [];
+      testScheduler.run(({ cold }) => {
+        const s = setup(
+          {
+            search: (data, { signal }) => {
+              signals.push(signal);
+              if (data === 'bad') throw new OperationError('Not a query.', { code: 'bad_request' });
+              if (data === 'late') {
+                return cold('5ms #', {}, new OperationError('Too long.', { code: 'too_large' }));
+              }
+              if (data === 'down') throw new OperationError('The index is rebuilding.');
+              if (data === 'down2') {
+                throw new OperationError('Upstream down.', {
+                  code: 'unavailable',
+                  rejected: false,
+                });
+              }
+              throw new Error('a bug');
+            },
+          },
+          { metrics: registry, onHandlerError: (error) => reported.push(error) },
+        );
+        outbox = s.outbox;
+        for (const data of ['bad', 'late', 'down', 'down2', 'bug']) {
+          s.runner.receive(start('search', data, data));
+        }
+      });
+      expect(outbox.messages.map(({ id, code }) => [id, code])).toEqual([
+        ['bad', 'bad_request'],
+        ['down', 'search_error'],
+        ['down2', 'unavailable'],
+        ['bug', 'search_error'],
+        ['late', 'too_large'],
+      ]);
+      const text = await registry.metrics();
+      const ops = (outcome: string) =>
+        sample(text, 'ws_outbox_operations_total', { operation: 'search', outcome });
+      expect(ops('rejected')).toBe(2);
+      expect(ops('error')).toBe(3);
+      expect(reported.map((error) => (error as Error).message)).toEqual([
+        'The index is rebuilding.',
+        'Upstream down.',
+        'a bug',
+      ]);
+      expect(signals.map((signal) => (signal.reason as OperationAbortedError).outcome)).toEqual([
+        'rejected',
+        'rejected',
+        'error',
+        'error',
+        'error',
+      ]);
+    });
+
     it('should answer a failing plain handler, sync or async, with <type>_error and its id', async () => {
       const outbox = new RecordingOutbox(testScheduler);
       const operations = new Operations({ metrics: false });
@@ -816,10 +873,18 @@ describe('OperationRunner in virtual time', () => {
       'unknown_operation',
       'too_many_operations',
       'rate_limited',
+      'busy',
     ]) {
       expect(sample(text, 'ws_outbox_rejected_messages_total', { code })).toBe(0);
     }
-    for (const outcome of ['complete', 'cancelled', 'timeout', 'error', 'disconnected']) {
+    for (const outcome of [
+      'complete',
+      'cancelled',
+      'rejected',
+      'timeout',
+      'error',
+      'disconnected',
+    ]) {
       expect(sample(text, 'ws_outbox_operations_total', { operation: 'search', outcome })).toBe(0);
     }
   });

@@ -63,6 +63,26 @@ describe('TokenBucket', () => {
     expect(bucket.available()).toBe(2);
   });
 
+  it('should take several tokens at once, or none when it holds fewer', () => {
+    let now = 0;
+    const bucket = new TokenBucket({ burst: 10, perSecond: 2 }, () => now);
+    expect(bucket.take(7)).toBe(true);
+    expect(bucket.take(4)).toBe(false); // 3 left: nothing taken
+    expect(bucket.available()).toBe(3);
+    now = 500; // one more token
+    expect(bucket.take(4)).toBe(true);
+    expect(bucket.available()).toBe(0);
+    now = 10_000;
+    expect(bucket.take(10)).toBe(true); // a whole burst, once full
+    expect(bucket.burst).toBe(10);
+  });
+
+  it.each([0, -1, 1.5, 11, NaN])('should refuse to take %p tokens of a burst of 10', (count) => {
+    const bucket = new TokenBucket({ burst: 10, perSecond: 1 }, () => 0);
+    expect(() => bucket.take(count)).toThrow(RangeError);
+    expect(bucket.available()).toBe(10);
+  });
+
   it.each([
     [{ burst: 0, perSecond: 1 }],
     [{ burst: 1.5, perSecond: 1 }],

@@ -10,8 +10,13 @@ export const RejectionCode = {
   UnknownOperation: 'unknown_operation',
   /** The connection already runs `maxConcurrent` operations. */
   TooManyOperations: 'too_many_operations',
-  /** The connection's token bucket is empty. */
+  /** The connection's token bucket holds fewer tokens than the message costs. */
   RateLimited: 'rate_limited',
+  /**
+   * The server is at its limit for this kind of work (the operation's `ConcurrencyLimiter` has
+   * no free slot and no room in its queue): try again later.
+   */
+  Busy: 'busy',
 } as const;
 
 /** One of the {@link RejectionCode} values. */
@@ -38,8 +43,26 @@ export function failureCode(type: string): string {
   return `${type}_error`;
 }
 
-/** How an operation ended; the `outcome` label of `ws_outbox_operations_total`. */
-export type OperationOutcome = 'complete' | 'cancelled' | 'timeout' | 'error' | 'disconnected';
+/**
+ * How an operation ended; the `outcome` label of `ws_outbox_operations_total`.
+ *
+ * `rejected` is the handler refusing the request (an {@link OperationError} that is
+ * {@link OperationError.rejected | rejected}: invalid data, a limit the client is over), the
+ * client's doing; `error` and `timeout` are the server's. A failure-ratio alert counts the latter
+ * only, so a client that sends nonsense cannot page anyone.
+ */
+export type OperationOutcome =
+  'complete' | 'cancelled' | 'rejected' | 'timeout' | 'error' | 'disconnected';
+
+/** Every outcome, in the order metrics list them. */
+export const OPERATION_OUTCOMES: readonly OperationOutcome[] = [
+  'complete',
+  'cancelled',
+  'rejected',
+  'timeout',
+  'error',
+  'disconnected',
+];
 
 /** What a client is told when a handler fails with anything but an {@link OperationError}. */
 export const GENERIC_FAILURE_MESSAGE = 'The operation failed.';
@@ -54,6 +77,14 @@ export interface OperationErrorOptions {
    * The code the client sees instead of `<type>_error`, e.g. `'bad_request'` for invalid `data`.
    */
   code?: string;
+  /**
+   * Whether this is a refusal of the request (the client's doing: invalid data, a limit it is
+   * over, something it may not have) rather than a failure of the server. A refused operation
+   * ends with outcome `rejected`, a failed one with `error`. Default: true when a `code` is given
+   * (the client is told something specific it can act on), false without one (the client gets
+   * `<type>_error`).
+   */
+  rejected?: boolean;
   /** The underlying error, for your logs (`onHandlerError`); never sent. */
   cause?: unknown;
 }
@@ -65,11 +96,15 @@ export interface OperationErrorOptions {
  * <span class="informal">Any other error reaches the client as a fixed generic text, so a
  * stack trace, a SQL string or a file path can never leak through a message.</span>
  *
+ * With a `code` it is a refusal (outcome `rejected`): the request was wrong or over a limit.
+ * Without one it is a failure (outcome `error`) whose message is still safe to show.
+ *
  * ## Example
  *
  * ```ts
  * operations.register('memory_search', (data, { signal }) => {
  *   if (!isQuery(data)) throw new OperationError('data.query must be a string', { code: 'bad_request' });
+ *   if (index.rebuilding) throw new OperationError('The index is rebuilding; retry later.');
  *   return search(data, signal);
  * });
  * ```
@@ -78,16 +113,30 @@ export class OperationError extends Error {
   override readonly name = 'OperationError';
   /** The code sent instead of `<type>_error`, if given. */
   readonly code: string | undefined;
+  /** Whether the request was refused (outcome `rejected`) rather than failed (`error`). */
+  readonly rejected: boolean;
 
   /**
    * @param message Shown to the client as is: keep it short and free of internals.
-   * @param options An optional `code` for the reply, and a `cause` for your logs.
+   * @param options An optional `code` for the reply, whether it is a refusal (`rejected`), and a
+   * `cause` for your logs.
    */
   constructor(message: string, options: OperationErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = options.code;
+    this.rejected = options.rejected ?? options.code !== undefined;
     Object.defineProperty(this, SAFE_MESSAGE, { value: true });
   }
+}
+
+/**
+ * Whether `error` is an {@link OperationError} that refuses the request: the operation ends as
+ * `rejected`, not `error`.
+ * @param error Anything a handler threw.
+ * @returns True for a rejected OperationError, from this copy of the library or another.
+ */
+export function isRejection(error: unknown): error is OperationError {
+  return isOperationError(error) && (error as { rejected?: unknown }).rejected === true;
 }
 
 /**
@@ -108,6 +157,7 @@ export type AbortOutcome = Exclude<OperationOutcome, 'complete'>;
 
 const ABORT_MESSAGES: Record<AbortOutcome, string> = {
   cancelled: 'The client cancelled the operation.',
+  rejected: 'The request was refused.',
   timeout: 'The operation ran out of time.',
   error: 'The operation failed.',
   disconnected: 'The client disconnected.',

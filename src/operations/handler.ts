@@ -69,8 +69,9 @@ export interface OperationContext<S = void> {
  * `from()` takes (a Promise of one event, an array, an async generator). Its completion sends
  * `<type>.complete`; an error sends `<type>_error`.
  *
- * `data` is the client's, unvalidated: check it and throw an `OperationError` (with `code:
- * 'bad_request'` if you like) to refuse it.
+ * `data` is the client's, unvalidated: check it and throw an `OperationError` with a `code`
+ * (`bad_request`, say) to refuse it: the operation ends as `rejected`, the client's doing, not as
+ * `error`.
  */
 export type OperationHandler<S = void> = (
   data: unknown,
@@ -93,7 +94,7 @@ export interface MessageContext<S = void> {
 /**
  * Handles a message that is not an operation (the demo's `chat.message`): it gets the whole
  * message, fields beyond `type`, `id` and `data` included. A throw, or a rejected Promise, is
- * answered with `{type:"error", code:"<type>_error"}`.
+ * answered with `{type:"error", code:"<type>_error"}`, or with the code of an `OperationError`.
  */
 export type MessageHandler<S = void> = (
   message: ClientMessage,

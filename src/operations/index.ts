@@ -1,6 +1,9 @@
 export { Operations } from './operations.js';
 export type { Detach, OperationsOptions, OperationsSocket } from './operations.js';
 export { OperationRunner } from './runner.js';
+export { BUSY_MESSAGE, ConcurrencyLimiter } from './concurrencyLimiter.js';
+export type { ConcurrencyLimit } from './concurrencyLimiter.js';
+export type { MessageCost, MessageOptions, OperationOptions } from './registry.js';
 export type { HandlerErrorInfo, OperationsOutbox } from './runner.js';
 export { progress, result } from './handler.js';
 export type {
@@ -16,6 +19,8 @@ export {
   failureCode,
   GENERIC_FAILURE_MESSAGE,
   isOperationError,
+  isRejection,
+  OPERATION_OUTCOMES,
   OperationAbortedError,
   OperationError,
   REJECTION_CODES,

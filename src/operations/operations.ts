@@ -2,11 +2,11 @@ import { asyncScheduler } from 'rxjs';
 import type { SchedulerLike } from 'rxjs';
 import { resolveMetrics } from '../metrics.js';
 import type { MetricsOption } from '../metrics.js';
-import { REJECTION_CODES } from './errors.js';
-import type { OperationOutcome } from './errors.js';
+import { OPERATION_OUTCOMES, REJECTION_CODES } from './errors.js';
 import type { MessageHandler, OperationHandler } from './handler.js';
 import type { RawFrame } from './protocol.js';
 import { HandlerRegistry } from './registry.js';
+import type { MessageOptions, OperationOptions } from './registry.js';
 import { OperationRunner } from './runner.js';
 import type { HandlerErrorInfo, OperationsOutbox, RunnerConfig } from './runner.js';
 import { DEFAULT_RATE_LIMIT, TokenBucket } from './tokenBucket.js';
@@ -22,7 +22,7 @@ export interface OperationsOptions {
   progressIntervalMs?: number;
   /**
    * Token bucket on every incoming frame of a connection, or `false` for none. Default a burst of
-   * 2,000 refilled at 100 per second.
+   * 2,000 refilled at 100 per second. A frame costs one token, or its type's `cost`.
    */
   rateLimit?: RateLimit | false;
   /** Times deadlines, progress windows and the rate limit. Default `asyncScheduler`. */
@@ -30,8 +30,10 @@ export interface OperationsOptions {
   /** Metrics: a shared set, a registry to register them in, or `false`. Default global registry. */
   metrics?: MetricsOption;
   /**
-   * Sees every handler failure, with the error as thrown: the client only gets a safe message,
-   * so this is where stacks reach your logs. Must not throw.
+   * Sees every handler failure (and every throw of a `cost` function), with the error as thrown:
+   * the client only gets a safe message, so this is where stacks reach your logs. Refusals (a
+   * rejected `OperationError`, outcome `rejected`) are the client's doing and do not come here.
+   * Must not throw.
    */
   onHandlerError?: (error: unknown, info: HandlerErrorInfo) => void;
 }
@@ -50,14 +52,6 @@ export interface OperationsSocket {
 
 /** Stops handling a socket's frames and ends its operations as disconnected. Idempotent. */
 export type Detach = () => void;
-
-const OUTCOMES: readonly OperationOutcome[] = [
-  'complete',
-  'cancelled',
-  'timeout',
-  'error',
-  'disconnected',
-];
 
 /** `WebSocket.CLOSED` in `ws` and in browsers. */
 const CLOSED = 3;
@@ -148,16 +142,27 @@ export class Operations<S = void> {
    * );
    * ```
    *
+   * A CPU-bound type takes a shared limit on how many run at once, and a request that starts
+   * much work can cost more than one token of the rate limit:
+   *
+   * ```ts
+   * const cpu = new ConcurrencyLimiter({ maxConcurrent: 2, maxQueued: 8 });
+   * operations.register('memory_search', memorySearch, { limiter: cpu, cost: 10 });
+   * ```
+   *
    * @param type What clients put in `type`; `cancel` and `error` are reserved.
    * @param handler Returns the operation's progress and results; see {@link OperationHandler}.
+   * @param options `limiter` (a `ConcurrencyLimiter`) and `cost` (a `MessageCost`).
    * @returns This, for chaining.
-   * @throws Error when `type` is reserved or taken.
+   * @throws Error when `type` is reserved or taken; RangeError on a bad fixed `cost`.
    */
-  register(type: string, handler: OperationHandler<S>): this {
-    this.registry.register(type, handler);
+  register(type: string, handler: OperationHandler<S>, options: OperationOptions = {}): this {
+    this.registry.register(type, handler, options);
     const { metrics } = this.config;
     if (metrics) {
-      for (const outcome of OUTCOMES) metrics.operations.inc({ operation: type, outcome }, 0);
+      for (const outcome of OPERATION_OUTCOMES) {
+        metrics.operations.inc({ operation: type, outcome }, 0);
+      }
     }
     return this;
   }
@@ -166,11 +171,13 @@ export class Operations<S = void> {
    * Registers the handler of a plain message type: no id, no lifecycle, no deadline.
    * @param type What clients put in `type`; `cancel` and `error` are reserved.
    * @param handler Gets the whole message and a context to send through; see {@link MessageHandler}.
+   * @param options `cost`: what a message of this type costs against the rate limit, when it
+   * starts more work than one frame's worth (a `MessageCost`).
    * @returns This, for chaining.
-   * @throws Error when `type` is reserved or taken.
+   * @throws Error when `type` is reserved or taken; RangeError on a bad fixed `cost`.
    */
-  on(type: string, handler: MessageHandler<S>): this {
-    this.registry.on(type, handler);
+  on(type: string, handler: MessageHandler<S>, options: MessageOptions = {}): this {
+    this.registry.on(type, handler, options);
     return this;
   }
 

@@ -2,10 +2,12 @@ import { from, map, Subscription } from 'rxjs';
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { OutboxMetrics } from '../metrics.js';
 import type { SendOptions } from '../wsOutbox.js';
+import { BUSY_MESSAGE } from './concurrencyLimiter.js';
 import {
   failureCode,
   GENERIC_FAILURE_MESSAGE,
   isOperationError,
+  isRejection,
   OperationAbortedError,
   RejectionCode,
   timeoutCode,
@@ -19,7 +21,7 @@ import type {
 } from './handler.js';
 import { errorMessage, eventMessage, parseClientFrame } from './protocol.js';
 import type { ClientMessage, OperationServerMessage, RawFrame } from './protocol.js';
-import type { HandlerRegistry } from './registry.js';
+import type { HandlerRegistry, MessageCost, OperationOptions } from './registry.js';
 import { throttleProgress } from './throttleProgress.js';
 import { TokenBucket } from './tokenBucket.js';
 import type { RateLimit } from './tokenBucket.js';
@@ -144,8 +146,11 @@ export class OperationRunner<S = void> {
     if (message.type === 'cancel') return this.cancel(message);
     const registration = this.config.registry.lookup(message.type);
     if (!registration) return this.reject(RejectionCode.UnknownOperation, UNKNOWN_TYPE, id);
+    if (!this.charge(message, registration.options.cost)) {
+      return this.reject(RejectionCode.RateLimited, RATE_LIMITED, id);
+    }
     if (registration.kind === 'message') return this.dispatch(message, registration.handler);
-    this.start(message, registration.handler);
+    this.start(message, registration.handler, registration.options);
   }
 
   /**
@@ -159,7 +164,30 @@ export class OperationRunner<S = void> {
     this.connection.abort(new OperationAbortedError('disconnected'));
   }
 
-  private start(message: ClientMessage, handler: OperationHandler<S>): void {
+  /**
+   * Takes what a message costs beyond the token its frame took on arrival.
+   * @returns False when the bucket holds less: the message is refused, its first token spent.
+   */
+  private charge(message: ClientMessage, cost: MessageCost | undefined): boolean {
+    if (!this.bucket || cost === undefined) return true;
+    let tokens: number;
+    try {
+      tokens = typeof cost === 'number' ? cost : cost(message);
+    } catch (error) {
+      // A bug of the application's, not the client's: logged, and the message costs one token.
+      this.report(error, message);
+      tokens = 1;
+    }
+    const { burst } = this.bucket;
+    tokens = Number.isNaN(tokens) ? 1 : Math.min(burst, Math.max(1, Math.ceil(tokens)));
+    return tokens === 1 || this.bucket.take(tokens - 1);
+  }
+
+  private start(
+    message: ClientMessage,
+    handler: OperationHandler<S>,
+    { limiter }: OperationOptions,
+  ): void {
     const { type, id } = message;
     const { maxConcurrent, scheduler, timeoutMs, progressIntervalMs } = this.config;
     if (id === undefined) return this.reject(RejectionCode.BadRequest, MISSING_ID);
@@ -168,6 +196,8 @@ export class OperationRunner<S = void> {
       const text = `At most ${maxConcurrent} operations may run at once on one connection.`;
       return this.reject(RejectionCode.TooManyOperations, text, id);
     }
+    // Refused before the handler runs, as the limits above: a busy server does no work for it.
+    if (limiter && !limiter.hasRoom) return this.reject(RejectionCode.Busy, BUSY_MESSAGE, id);
     const operation: RunningOperation = {
       type,
       id,
@@ -184,18 +214,25 @@ export class OperationRunner<S = void> {
       const context = { type, id, signal: operation.controller.signal, session: this.session };
       events = from(handler(message.data, context)).pipe(map(checkEvent));
     } catch (error) {
-      return this.end(operation, 'error', error);
+      return this.fail(operation, error);
     }
+    // The handler has checked the request; its work waits for a slot.
+    if (limiter) events = limiter.limit(events);
     if (progressIntervalMs > 0)
       events = events.pipe(throttleProgress(progressIntervalMs, scheduler));
     // If the handler ends synchronously, `subscription` is closed by then and `add` unsubscribes.
     operation.subscription.add(
       events.subscribe({
         next: (event) => this.emit(operation, event),
-        error: (error: unknown) => this.end(operation, 'error', error),
+        error: (error: unknown) => this.fail(operation, error),
         complete: () => this.end(operation, 'complete'),
       }),
     );
+  }
+
+  /** Ends an operation whose handler threw or errored: refused if it said so, else failed. */
+  private fail(operation: RunningOperation, error: unknown): void {
+    this.end(operation, isRejection(error) ? 'rejected' : 'error', error);
   }
 
   private emit(operation: RunningOperation, event: OperationEvent): void {
@@ -250,6 +287,7 @@ export class OperationRunner<S = void> {
         const text = `The operation did not finish within ${this.config.timeoutMs} ms.`;
         return errorMessage(timeoutCode(type), text, id);
       }
+      case 'rejected':
       case 'error':
         return failureMessage(type, error, id);
       case 'disconnected':
@@ -270,7 +308,7 @@ export class OperationRunner<S = void> {
   }
 
   private messageFailed(message: ClientMessage, error: unknown): void {
-    this.report(error, message);
+    if (!isRejection(error)) this.report(error, message);
     if (!this.closed) this.outbox.send(failureMessage(message.type, error, message.id));
   }
 

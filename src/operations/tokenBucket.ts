@@ -10,7 +10,8 @@ export interface RateLimit {
 export const DEFAULT_RATE_LIMIT: RateLimit = { burst: 2_000, perSecond: 100 };
 
 /**
- * A token bucket: each message takes a token; tokens come back at `perSecond`, up to `burst`.
+ * A token bucket: each message takes a token (or as many as it costs); tokens come back at
+ * `perSecond`, up to `burst`.
  *
  * <span class="informal">Time comes from `now` (a scheduler's `now()`), read only when a token
  * is taken: no timer, so an idle connection costs nothing and virtual time tests it.</span>
@@ -49,14 +50,24 @@ export class TokenBucket {
     this.refilledAt = now();
   }
 
+  /** Tokens when full: the most one message may cost. */
+  get burst(): number {
+    return this.limit.burst;
+  }
+
   /**
-   * Takes one token if there is one.
-   * @returns False when the bucket is empty: the message is over the limit.
+   * Takes `count` tokens if there are that many; takes none otherwise.
+   * @param count Tokens the message costs: a positive integer, at most `burst`. Default 1.
+   * @returns False when the bucket holds fewer: the message is over the limit.
+   * @throws RangeError on a count that could never be taken.
    */
-  take(): boolean {
+  take(count = 1): boolean {
+    if (!Number.isInteger(count) || count < 1 || count > this.limit.burst) {
+      throw new RangeError(`TokenBucket: count must be an integer in [1, burst], got ${count}`);
+    }
     this.refill();
-    if (this.milliTokens < 1000) return false;
-    this.milliTokens -= 1000;
+    if (this.milliTokens < count * 1000) return false;
+    this.milliTokens -= count * 1000;
     return true;
   }
 

@@ -33,7 +33,12 @@ export interface ChunkedOptions<R> {
   readonly chunkSize: number;
   /** Does items `[start, end)`. */
   readonly step: (start: number, end: number) => void;
-  /** Builds the result once every item is done. */
+  /**
+   * Work left once every item is done, a slice per macrotask (no progress between them) until
+   * it returns true: the part of a job whose size is not known in items.
+   */
+  readonly settle?: () => boolean;
+  /** Builds the result once every item is done (and `settle` has returned true). */
   readonly finish: () => R;
   /** Stops the loop when it aborts, even if nobody unsubscribes. */
   readonly signal: AbortSignal;
@@ -45,7 +50,8 @@ export interface ChunkedOptions<R> {
 
 /**
  * A long loop as an operation handler's Observable: one chunk per macrotask, `progress({
- * scanned, total })` after each, `result(finish())` at the end.
+ * scanned, total })` after each, then `settle()` one slice per macrotask if given, then
+ * `result(finish())`.
  *
  * Unsubscribing (cancel, timeout, disconnect) cancels the next chunk, so the CPU use stops
  * within the chunk in progress; the signal is checked too, for callers that only abort. A
@@ -54,7 +60,7 @@ export interface ChunkedOptions<R> {
 export function chunked<R>(
   options: ChunkedOptions<R>,
 ): Observable<OperationEvent<ScanProgress, R>> {
-  const { total, chunkSize, step, finish, signal, onChunk } = options;
+  const { total, chunkSize, step, settle, finish, signal, onChunk } = options;
   const defer = options.defer ?? nextMacrotask;
   return new Observable((subscriber) => {
     let done = 0;
@@ -62,6 +68,21 @@ export function chunked<R>(
     const stopped = () => {
       if (signal.aborted && !subscriber.closed) subscriber.error(signal.reason);
       return subscriber.closed;
+    };
+    const runSettle = () => {
+      cancelNext = undefined;
+      if (stopped()) return;
+      try {
+        if (settle && !settle()) {
+          cancelNext = defer(runSettle);
+          return;
+        }
+        if (stopped()) return;
+        subscriber.next(result(finish()));
+        subscriber.complete();
+      } catch (error) {
+        subscriber.error(error);
+      }
     };
     const runChunk = () => {
       cancelNext = undefined;
@@ -79,8 +100,11 @@ export function chunked<R>(
           cancelNext = defer(runChunk);
           return;
         }
-        const value = finish();
-        subscriber.next(result(value));
+        if (settle) {
+          cancelNext = defer(runSettle);
+          return;
+        }
+        subscriber.next(result(finish()));
         subscriber.complete();
       } catch (error) {
         subscriber.error(error);

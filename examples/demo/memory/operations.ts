@@ -6,7 +6,7 @@ import { parseCompressRequest, parseSearchRequest } from './requests.js';
 import { compileQuery, scoreText } from './similarity.js';
 import type { MemoryStore } from './store.js';
 import { ThreadSummarizer } from './summarize.js';
-import type { ScoredSentence } from './summarize.js';
+import type { ScoredSentence, SentencePicker } from './summarize.js';
 import { sentences } from './text.js';
 import { TopK } from './topK.js';
 
@@ -58,6 +58,14 @@ export interface CompressResult {
 const DEFAULT_CHUNK_SIZE = 1_000;
 
 /**
+ * Characters of a thread a compress preview reads at most: its latest messages, whole, up to
+ * this many. A thread a client filled itself may hold 10,000 messages.
+ */
+export const MAX_PREVIEW_CHARS = 16_000;
+/** Sentences a compress preview reads at most: the latest of those messages'. */
+export const MAX_PREVIEW_SENTENCES = 1_000;
+
+/**
  * The `memory_search` handler: `{ query, limit }` → progress `{ scanned, total }` chunk by
  * chunk, then `{ items }`, the `limit` memories most similar to the query.
  *
@@ -103,7 +111,8 @@ export function memorySearch(
  * scanned, total }` over the thread's sentences, then `{ summary, sentences, ratio }`.
  *
  * The thread defaults to the connection's own (its chat messages); `gen-<k>` names a generated
- * one.
+ * one. Only its latest part is read (see {@link latestSentences}), so that the work is bounded
+ * whatever a client put in the thread; the reading and the picking both run in chunks.
  */
 export function memoryCompressPreview(
   store: MemoryStore,
@@ -120,21 +129,44 @@ export function memoryCompressPreview(
           : 'data.thread_id names no thread with messages (generated threads are "gen-0", "gen-1", …).';
       throw new OperationError(message, { code: 'bad_request' });
     }
-    const all = texts.flatMap(sentences);
+    const all = latestSentences(texts);
     const summarizer = new ThreadSummarizer(all, store.index);
     const threadLength = all.reduce((sum, sentence) => sum + sentence.length, 0) + all.length - 1;
+    const loop = loopOptions(options, type, id, signal);
+    let picker: SentencePicker | undefined;
     return chunked<CompressResult>({
-      ...loopOptions(options, type, id, signal),
+      ...loop,
       total: all.length,
       step: (start, end) => summarizer.read(start, end),
+      // Picking costs up to max_sentences × sentences scores: a chunk's worth at a time.
+      settle: () => (picker ??= summarizer.picker(request.maxSentences)).step(loop.chunkSize),
       finish: () => {
-        const kept = summarizer.summary(request.maxSentences);
+        const kept = picker!.result();
         const summary = kept.map((sentence) => sentence.text).join(' ');
         const rounded = kept.map((sentence) => ({ ...sentence, score: round(sentence.score) }));
         return { summary, sentences: rounded, ratio: round(summary.length / threadLength) };
       },
     });
   };
+}
+
+/**
+ * The sentences of a thread's latest messages: whole messages, newest first, while they add up
+ * to at most {@link MAX_PREVIEW_CHARS} characters (at least the newest one), then the last
+ * {@link MAX_PREVIEW_SENTENCES} of their sentences, in the thread's order.
+ */
+export function latestSentences(
+  texts: readonly string[],
+  maxChars = MAX_PREVIEW_CHARS,
+  maxSentences = MAX_PREVIEW_SENTENCES,
+): string[] {
+  let first = texts.length;
+  let chars = 0;
+  while (first > 0 && (first === texts.length || chars + texts[first - 1].length <= maxChars)) {
+    chars += texts[--first].length;
+  }
+  const all = texts.slice(first).flatMap(sentences);
+  return all.length > maxSentences ? all.slice(-maxSentences) : all;
 }
 
 function loopOptions(

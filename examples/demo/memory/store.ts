@@ -18,6 +18,8 @@ interface Searchable {
 
 interface ChatMemory extends Memory, Searchable {
   readonly threadId: string;
+  /** What it counts against `chatBytes`. */
+  readonly bytes: number;
 }
 
 /** The memories a search goes through, fixed when it starts. */
@@ -38,10 +40,21 @@ export interface MemoryStoreOptions {
   readonly seed?: number;
   /** Chat messages kept, oldest forgotten first. Default 10,000. */
   readonly chatCapacity?: number;
+  /**
+   * Bytes the chat messages kept may take (their text and search key, UTF-16, plus a fixed
+   * overhead each), oldest forgotten first. Default 16 MiB.
+   */
+  readonly chatBytes?: number;
 }
 
 /** Characters of a chat message kept: memories are short, and a frame may be 64 KiB. */
 export const MAX_CHAT_MEMORY_LENGTH = 1_000;
+
+/** Default of {@link MemoryStoreOptions.chatBytes}. */
+export const DEFAULT_CHAT_BYTES = 16 * 1024 * 1024;
+
+/** What a kept chat message costs besides its strings: the object, its id, the array slots. */
+const CHAT_OVERHEAD_BYTES = 200;
 
 const GENERATED_THREAD = /^gen-(\d+)$/;
 
@@ -56,12 +69,14 @@ export class MemoryStore {
   private head = 0;
   private readonly threads = new Map<string, ChatMemory[]>();
   private nextChat = 1;
+  private bytes = 0;
 
   private constructor(
     /** The generated memories' keys; their texts are rebuilt from these on demand. */
     private readonly keys: readonly string[],
     readonly index: TfIdfIndex,
     private readonly chatCapacity: number,
+    private readonly maxChatBytes: number,
   ) {}
 
   /** Generates the corpus and indexes it: the demo's start-up cost, measured in docs/demo.md. */
@@ -74,7 +89,12 @@ export class MemoryStore {
       builder.add(memory.terms);
       keys[i] = memory.key;
     }
-    return new MemoryStore(keys, builder.build(), options.chatCapacity ?? 10_000);
+    return new MemoryStore(
+      keys,
+      builder.build(),
+      options.chatCapacity ?? 10_000,
+      options.chatBytes ?? DEFAULT_CHAT_BYTES,
+    );
   }
 
   /** Memories generated at start. */
@@ -87,25 +107,36 @@ export class MemoryStore {
     return this.chats.length - this.head;
   }
 
+  /** What the chat messages held now count against `chatBytes`. */
+  get chatBytes(): number {
+    return this.bytes;
+  }
+
   /**
-   * Keeps a chat message (its first {@link MAX_CHAT_MEMORY_LENGTH} characters) in a thread,
-   * forgetting the oldest message if the store is full.
+   * Keeps a chat message (its first {@link MAX_CHAT_MEMORY_LENGTH} characters, cut between two
+   * code points) in a thread, forgetting the oldest messages while the store is over its count
+   * or its bytes.
    */
   remember(threadId: string, text: string): Memory {
-    const kept = text.slice(0, MAX_CHAT_MEMORY_LENGTH);
+    const kept = flatCopy(truncate(text, MAX_CHAT_MEMORY_LENGTH));
     const textTerms = terms(kept);
+    const key = searchKey(textTerms);
     const memory: ChatMemory = {
       id: `chat-${this.nextChat++}`,
       text: kept,
-      key: searchKey(textTerms),
+      key,
       norm: this.index.normOf(textTerms),
       threadId,
+      bytes: 2 * (kept.length + key.length + threadId.length) + CHAT_OVERHEAD_BYTES,
     };
     this.chats.push(memory);
+    this.bytes += memory.bytes;
     const thread = this.threads.get(threadId);
     if (thread) thread.push(memory);
     else this.threads.set(threadId, [memory]);
-    if (this.chatCount > this.chatCapacity) this.forgetOldest();
+    while (this.chatCount > this.chatCapacity || this.bytes > this.maxChatBytes) {
+      this.forgetOldest();
+    }
     return { id: memory.id, text: memory.text };
   }
 
@@ -139,6 +170,7 @@ export class MemoryStore {
 
   private forgetOldest(): void {
     const oldest = this.chats[this.head++];
+    this.bytes -= oldest.bytes;
     const thread = this.threads.get(oldest.threadId)!;
     // The oldest message overall is the oldest of its thread.
     thread.shift();
@@ -149,6 +181,27 @@ export class MemoryStore {
       this.head = 0;
     }
   }
+}
+
+/**
+ * The first `max` UTF-16 units of `text`, one fewer if that would split a surrogate pair: a
+ * memory never ends in half a character.
+ */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  const splitsPair = last >= 0xd800 && last <= 0xdbff;
+  return text.slice(0, splitsPair ? max - 1 : max);
+}
+
+/**
+ * A copy of `text` in a string of its own. `slice` makes a view that keeps the whole original
+ * alive (a 1,000-character memory would hold its 64 KiB frame); a round trip through UTF-8 bytes
+ * builds a new flat string. It also replaces a lone surrogate with U+FFFD, as sending the text
+ * as UTF-8 would.
+ */
+export function flatCopy(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 /** Whether a thread id names a generated thread (`gen-<k>`), which chat messages cannot join. */

@@ -125,11 +125,14 @@ client.status$.subscribe((status: ConnectionStatus) => {
 // --- The chat -------------------------------------------------------------------------------
 
 const replies = new Map<string, HTMLElement>();
+/** Chats sent and not yet answered: an error with one of these ids is the chat's refusal. */
+const unanswered = new Set<string>();
 let nextChat = 0;
 
 client.messages$.subscribe((message) => {
   const id = message.message_id ?? '';
   if (message.type === 'chat.ack') {
+    unanswered.delete(id);
     replies.set(id, line(log, 'agent', `${message.agent_id}: `));
   } else if (message.type === 'chat.delta') {
     const row = replies.get(id);
@@ -138,8 +141,12 @@ client.messages$.subscribe((message) => {
     const row = replies.get(id);
     if (row) row.className = 'agent done';
     replies.delete(id);
-  } else if (message.type === 'error' && message.id === undefined) {
-    // Errors of requests reach their request's subscriber; these are the chat's.
+  } else if (
+    message.type === 'error' &&
+    (message.id === undefined || unanswered.delete(message.id))
+  ) {
+    // Errors of requests reach their request's subscriber; these are the chat's (a refusal:
+    // busy, too_large) or the connection's.
     line(log, 'error', `${message.code}: ${message.message}`);
   } else if (message.type === 'memory_search.cancelled' && message.id === searchId) {
     // The request was unsubscribed already; this is the server saying its handler stopped.
@@ -150,15 +157,17 @@ client.messages$.subscribe((message) => {
 chatForm.addEventListener('submit', (event) => {
   event.preventDefault();
   if (!text.value) return;
+  const id = `c${++nextChat}`;
   const sent = client.send({
     type: 'chat.message',
-    id: `c${++nextChat}`,
+    id,
     payload: { text: text.value, agent_id: 'anima' },
   });
   if (!sent) {
     line(log, 'error', `not sent: the connection is ${client.status}`);
     return;
   }
+  unanswered.add(id);
   line(log, 'you', `you: ${text.value}`);
   text.value = '';
 });
