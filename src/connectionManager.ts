@@ -3,7 +3,13 @@ import { Heartbeat } from './heartbeat.js';
 import type { HeartbeatOptions, HeartbeatSocket } from './heartbeat.js';
 import { resolveMetrics } from './metrics.js';
 import { outboxConfig } from './outboxConfig.js';
+import type { OutboxConfig } from './outboxConfig.js';
+import type { TopicRequestHandler } from './operations/runner.js';
+import type { ClientMessage } from './operations/protocol.js';
 import type { SendableSocket } from './socketSink.js';
+import { TopicHub } from './topics/hub.js';
+import type { TopicsOptions } from './topics/hub.js';
+import { resumePositions } from './topics/resume.js';
 import { WsOutbox } from './wsOutbox.js';
 import type { OutboxStats, WsOutboxOptions } from './wsOutbox.js';
 
@@ -28,6 +34,22 @@ export interface ConnectionManagerOptions<T> {
    * default to the outbox's.
    */
   heartbeat?: false | HeartbeatOptions<ManagedSocket>;
+  /**
+   * Topics: where they live, who may subscribe, and their bounds (see {@link TopicsOptions}).
+   * Default: in memory, and no client may subscribe by itself (the server still joins sockets).
+   */
+  topics?: TopicsOptions<ManagedSocket>;
+}
+
+/** What `connect` may be told about a connection besides its socket. */
+export interface ConnectOptions {
+  /** An application id to find the socket again (`sockets(sessionId)`). */
+  sessionId?: string;
+  /**
+   * The upgrade request (`ws`'s 'connection' hands it over): its URL's `resume` parameter holds
+   * the client's positions in the topics the server joins it to, used by `join`.
+   */
+  request?: { readonly url?: string };
 }
 
 /**
@@ -50,7 +72,7 @@ export interface ConnectionManagerOptions<T> {
  * manager.broadcast({ type: 'announcement', text: 'deploy in 5 min' });
  * ```
  */
-export class ConnectionManager<T = unknown> {
+export class ConnectionManager<T = unknown> implements TopicRequestHandler {
   private readonly outboxes = new Map<SendableSocket, WsOutbox<T>>();
   /** Only the sockets connected with a session id. */
   private readonly sessionIds = new Map<SendableSocket, string>();
@@ -59,6 +81,8 @@ export class ConnectionManager<T = unknown> {
   private readonly outboxOptions: WsOutboxOptions<T>;
   /** One listener for every socket: EventEmitter calls it with the socket as `this`. */
   private readonly onSocketClose: (this: SendableSocket) => void;
+  /** Made on first use: a server without topics pays nothing for them. */
+  private hub: TopicHub<ManagedSocket> | undefined;
 
   constructor(private readonly options: ConnectionManagerOptions<T> = {}) {
     // Registered now, not with the first outbox, so a scrape before any connection already
@@ -101,10 +125,11 @@ export class ConnectionManager<T = unknown> {
    * when the socket closes.
    * @param socket A freshly opened `ws` socket (its listeners are called with it as `this`, as
    * EventEmitter does).
-   * @param sessionId An application id to find the socket again (`sockets(sessionId)`).
+   * @param options A session id (or `{ sessionId, request }`: the upgrade request's `resume`
+   * parameter hands over the client's positions in the topics the server joins it to).
    * @returns The socket's outbox.
    */
-  connect(socket: ManagedSocket, sessionId?: string): WsOutbox<T> {
+  connect(socket: ManagedSocket, options?: string | ConnectOptions): WsOutbox<T> {
     const existing = this.outboxes.get(socket);
     if (existing) return existing;
     const outbox = new WsOutbox<T>(socket, this.outboxOptions).start();
@@ -113,8 +138,12 @@ export class ConnectionManager<T = unknown> {
     if (socket.readyState > OPEN) return outbox;
     socket.on('close', this.onSocketClose);
     this.outboxes.set(socket, outbox);
+    const { sessionId, request } =
+      typeof options === 'string' ? { sessionId: options } : (options ?? {});
     if (sessionId !== undefined) this.sessionIds.set(socket, sessionId);
     this.heartbeat?.add(socket);
+    const positions = resumePositions(request?.url);
+    if (positions !== undefined) this.topics().setResume(outbox as WsOutbox<unknown>, positions);
     return outbox;
   }
 
@@ -129,6 +158,7 @@ export class ConnectionManager<T = unknown> {
     this.sessionIds.delete(socket);
     socket.off('close', this.onSocketClose);
     this.heartbeat?.remove(socket as ManagedSocket);
+    this.hub?.disconnect(outbox as WsOutbox<unknown>);
     return outbox.stop({ timeoutMs: this.options.stopTimeoutMs });
   }
 
@@ -162,11 +192,70 @@ export class ConnectionManager<T = unknown> {
     return accepted;
   }
 
-  /** Stops every outbox (for a graceful shutdown); resolves when all have settled. */
+  /**
+   * Joins a socket to a topic: it gets `subscribed`, then every publication, and resumes across
+   * reconnects from the position its client handed over on connecting (see `connect`). Needs no
+   * authorization: this is the server's own decision (a user's inbox, say).
+   * @returns Resolves once its `subscribed` is queued; `false` if the socket is not connected.
+   */
+  async join(socket: SendableSocket, topic: string): Promise<boolean> {
+    const outbox = this.outboxes.get(socket);
+    if (outbox === undefined) return false;
+    await this.topics().join(outbox as WsOutbox<unknown>, topic);
+    return true;
+  }
+
+  /**
+   * Takes a socket out of a topic; its client gets `unsubscribed`.
+   * @returns Whether it was in it.
+   */
+  async leave(socket: SendableSocket, topic: string): Promise<boolean> {
+    const outbox = this.outboxes.get(socket);
+    if (outbox === undefined || this.hub === undefined) return false;
+    return this.hub.leave(outbox as WsOutbox<unknown>, topic);
+  }
+
+  /**
+   * Publishes to a topic: serialized once, appended to its history with the next offset, and
+   * sent to every subscriber on every node sharing the store, in frames built once per node.
+   * @param topic The topic.
+   * @param data Any JSON value (or a `RawJson`).
+   * @returns The offset it was given.
+   */
+  publish(topic: string, data: unknown): Promise<number> {
+    return this.topics().publish(topic, data);
+  }
+
+  /**
+   * Answers a client's `subscribe` or `unsubscribe`: `Operations` hands them over when given the
+   * manager as its `topics`.
+   * @internal
+   */
+  handleTopicRequest(outbox: unknown, message: ClientMessage): void {
+    const socket = (outbox as WsOutbox<T>).socket;
+    if (this.outboxes.get(socket) !== outbox) return;
+    this.topics().request(outbox as WsOutbox<unknown>, message);
+  }
+
+  /**
+   * Stops every outbox (for a graceful shutdown) and the topics; resolves when all have settled.
+   */
   async closeAll(): Promise<OutboxStats[]> {
     const sockets = [...this.outboxes.keys()];
     const stats = await Promise.all(sockets.map((socket) => this.disconnect(socket)));
+    const hub = this.hub;
+    this.hub = undefined;
+    await hub?.close();
     return stats.filter((s): s is OutboxStats => s !== undefined);
+  }
+
+  private topics(): TopicHub<ManagedSocket> {
+    this.hub ??= new TopicHub<ManagedSocket>(
+      this.options.topics ?? {},
+      outboxConfig(this.outboxOptions) as OutboxConfig<unknown>,
+      resolveMetrics(this.outboxOptions.metrics),
+    );
+    return this.hub;
   }
 }
 

@@ -19,7 +19,11 @@ export type {
 export { OutboxEndedError, WsOutbox } from './wsOutbox.js';
 export type { OutboxStats, SendOptions, WsOutboxOptions } from './wsOutbox.js';
 export { ConnectionManager } from './connectionManager.js';
-export type { ConnectionManagerOptions, ManagedSocket } from './connectionManager.js';
+export type {
+  ConnectOptions,
+  ConnectionManagerOptions,
+  ManagedSocket,
+} from './connectionManager.js';
 export { Heartbeat } from './heartbeat.js';
 export type { HeartbeatOptions, HeartbeatSocket } from './heartbeat.js';
 export {

@@ -53,6 +53,21 @@ export interface OutboxMetrics {
    * (bad_request, unknown_operation, too_many_operations, rate_limited, busy).
    */
   readonly rejectedMessages: Counter<'code'>;
+  /** `ws_outbox_topic_subscriptions`: sockets subscribed to topics on this node (one per topic). */
+  readonly topicSubscriptions: Gauge;
+  /** `ws_outbox_topic_publications_total`: publications this node fanned out to its subscribers. */
+  readonly topicPublications: Counter;
+  /** `ws_outbox_topic_frames_total`: frames built once for all of a topic's local subscribers. */
+  readonly topicFrames: Counter;
+  /** `ws_outbox_topic_gaps_total`: `gap`s sent to sockets that fell behind a topic. */
+  readonly topicGaps: Counter;
+  /**
+   * `ws_outbox_topic_resumes_total{outcome}`: subscriptions with a position, by outcome
+   * (recovered, epoch, too_old, too_many).
+   */
+  readonly topicResumes: Counter<'outcome'>;
+  /** `ws_outbox_publish_errors_total`: publications the topic store refused or could not take. */
+  readonly publishErrors: Counter;
 }
 
 const metricsByRegistry = new WeakMap<Registry, OutboxMetrics>();
@@ -136,6 +151,31 @@ export function outboxMetrics(registry: Registry = globalRegistry): OutboxMetric
       name: 'ws_outbox_rejected_messages_total',
       help: 'Incoming messages refused before any handler ran, by error code.',
       labelNames: ['code'] as const,
+    }),
+    topicSubscriptions: gauge(registry, {
+      name: 'ws_outbox_topic_subscriptions',
+      help: 'Socket subscriptions to topics on this node.',
+    }),
+    topicPublications: counter(registry, {
+      name: 'ws_outbox_topic_publications_total',
+      help: 'Publications this node fanned out to its local subscribers.',
+    }),
+    topicFrames: counter(registry, {
+      name: 'ws_outbox_topic_frames_total',
+      help: "Frames built once for all of a topic's local subscribers.",
+    }),
+    topicGaps: counter(registry, {
+      name: 'ws_outbox_topic_gaps_total',
+      help: 'Gaps sent to sockets that fell behind a topic and are replayed from its history.',
+    }),
+    topicResumes: counter(registry, {
+      name: 'ws_outbox_topic_resumes_total',
+      help: 'Subscriptions with a position, by outcome (recovered, epoch, too_old, too_many).',
+      labelNames: ['outcome'] as const,
+    }),
+    publishErrors: counter(registry, {
+      name: 'ws_outbox_publish_errors_total',
+      help: 'Publications the topic store refused or could not take.',
     }),
   };
   metricsByRegistry.set(registry, metrics);

@@ -31,6 +31,11 @@ export interface OutboxConfig<T> {
   readonly overflow: OverflowStrategy;
   readonly highWaterMark: number;
   readonly scheduler: SchedulerLike;
+  readonly coalesceMs: number;
+  readonly maxBatch: number;
+  /** Frames over this many UTF-8 bytes are gzipped, with `gzip`; `false`: never. */
+  readonly compressAbove: number | false;
+  readonly gzip: GzipOverConfig;
   /** Shared by every pipeline: `coalesce` keeps its state per subscription. */
   readonly coalesce: OperatorFunction<Entry<T>, Entry<T>[]>;
   /** How long a `leading` outbox stays subscribed once idle (its window may still be open). */
@@ -75,6 +80,7 @@ function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
   // Built once here so that a bad capacity or overflow throws now.
   boundedBuffer(capacity, { overflow });
   const compressAbove = options.compressAbove ?? 10_000;
+  const maxBatch = options.maxBatch ?? 512;
   const gzip: GzipOverConfig = {
     level: options.compressionLevel,
     encoding: options.compressionEncoding,
@@ -91,8 +97,12 @@ function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
     overflow,
     highWaterMark,
     scheduler,
+    coalesceMs,
+    maxBatch,
+    compressAbove,
+    gzip,
     coalesce: coalesce<Entry<T>>(coalesceMs, {
-      maxBatch: options.maxBatch ?? 512,
+      maxBatch,
       leading: options.leading,
       scheduler,
       isolate: isBuiltFrame,

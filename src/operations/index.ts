@@ -4,7 +4,7 @@ export { OperationRunner } from './runner.js';
 export { BUSY_MESSAGE, ConcurrencyLimiter } from './concurrencyLimiter.js';
 export type { ConcurrencyLimit } from './concurrencyLimiter.js';
 export type { MessageCost, MessageOptions, OperationOptions } from './registry.js';
-export type { HandlerErrorInfo, OperationsOutbox } from './runner.js';
+export type { HandlerErrorInfo, OperationsOutbox, TopicRequestHandler } from './runner.js';
 export { progress, result } from './handler.js';
 export type {
   MessageContext,

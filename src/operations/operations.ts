@@ -8,7 +8,12 @@ import type { RawFrame } from './protocol.js';
 import { HandlerRegistry } from './registry.js';
 import type { MessageOptions, OperationOptions } from './registry.js';
 import { OperationRunner } from './runner.js';
-import type { HandlerErrorInfo, OperationsOutbox, RunnerConfig } from './runner.js';
+import type {
+  HandlerErrorInfo,
+  OperationsOutbox,
+  RunnerConfig,
+  TopicRequestHandler,
+} from './runner.js';
 import { DEFAULT_RATE_LIMIT, TokenBucket } from './tokenBucket.js';
 import type { RateLimit } from './tokenBucket.js';
 
@@ -36,6 +41,11 @@ export interface OperationsOptions {
    * Must not throw.
    */
   onHandlerError?: (error: unknown, info: HandlerErrorInfo) => void;
+  /**
+   * Where the clients' `subscribe` and `unsubscribe` go: your `ConnectionManager`. They cost a
+   * token of the rate limit like any frame. Without it they are refused `unknown_operation`.
+   */
+  topics?: TopicRequestHandler;
 }
 
 /**
@@ -122,6 +132,7 @@ export class Operations<S = void> {
       rateLimit,
       metrics: resolveMetrics(options.metrics),
       onHandlerError: options.onHandlerError,
+      topics: options.topics,
     };
     const { metrics } = this.config;
     // Series at 0 from the start, so rate() and alerts see the first refusal as an increase.

@@ -30,8 +30,16 @@ export interface OperationOptions extends MessageOptions {
   readonly limiter?: ConcurrencyLimiter;
 }
 
-/** Types a client cannot start: `cancel` is protocol, `error` is what the server answers. */
-const RESERVED_TYPES: ReadonlySet<string> = new Set(['cancel', 'error']);
+/**
+ * Types a client cannot start: `cancel`, `subscribe` and `unsubscribe` are protocol, `error` is
+ * what the server answers.
+ */
+const RESERVED_TYPES: ReadonlySet<string> = new Set([
+  'cancel',
+  'error',
+  'subscribe',
+  'unsubscribe',
+]);
 
 /** Longest type accepted at registration; it ends up in metric labels and event names. */
 const MAX_TYPE_LENGTH = 128;

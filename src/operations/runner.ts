@@ -38,6 +38,18 @@ export interface OperationsOutbox {
   send(message: unknown, options?: SendOptions): boolean;
 }
 
+/**
+ * Where a connection's `subscribe` and `unsubscribe` go: a `ConnectionManager` is one. It
+ * answers through the connection's outbox.
+ */
+export interface TopicRequestHandler {
+  /**
+   * @param outbox The connection's outbox, which tells the handler which connection it is.
+   * @param message The client's `subscribe` or `unsubscribe`.
+   */
+  handleTopicRequest(outbox: OperationsOutbox, message: ClientMessage): void;
+}
+
 /** Where a handler failure happened, for `onHandlerError`. */
 export interface HandlerErrorInfo {
   /** The message's type. */
@@ -56,6 +68,7 @@ export interface RunnerConfig<S> {
   readonly rateLimit: RateLimit | false;
   readonly metrics: OutboxMetrics | undefined;
   readonly onHandlerError: ((error: unknown, info: HandlerErrorInfo) => void) | undefined;
+  readonly topics: TopicRequestHandler | undefined;
 }
 
 interface RunningOperation {
@@ -144,6 +157,12 @@ export class OperationRunner<S = void> {
     if (!parsed.ok) return this.reject(RejectionCode.BadRequest, parsed.reason, id);
     const { message } = parsed;
     if (message.type === 'cancel') return this.cancel(message);
+    if (message.type === 'subscribe' || message.type === 'unsubscribe') {
+      const { topics } = this.config;
+      if (topics === undefined)
+        return this.reject(RejectionCode.UnknownOperation, UNKNOWN_TYPE, id);
+      return topics.handleTopicRequest(this.outbox, message);
+    }
     const registration = this.config.registry.lookup(message.type);
     if (!registration) return this.reject(RejectionCode.UnknownOperation, UNKNOWN_TYPE, id);
     if (!this.charge(message, registration.options.cost)) {

@@ -10,3 +10,11 @@ export type {
   TopicStore,
   TopicWatch,
 } from './store.js';
+export {
+  MAX_RESUME_LENGTH,
+  MAX_RESUME_TOPICS,
+  RESUME_PARAMETER,
+  resumePositions,
+} from './resume.js';
+export type { TopicsOptions } from './hub.js';
+export type { NotResumedReason, TopicErrorCode } from './messages.js';

@@ -1,0 +1,69 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import WebSocket, { WebSocketServer } from 'ws';
+import { ConnectionManager, Operations } from '../../src/index.js';
+import type { ConnectionManagerOptions, TopicStore, TopicsOptions } from '../../src/index.js';
+
+/** What a test server needs to be told. */
+export interface TopicServerOptions {
+  /** Where topics live; default the manager's own in-memory store. */
+  store?: TopicStore;
+  /** Topics options other than the store; `authorize` defaults to allowing everything. */
+  topics?: Omit<TopicsOptions, 'store'>;
+  /** Outbox options (metrics go to the server's registry). */
+  outbox?: ConnectionManagerOptions<unknown>['outbox'];
+  /** Topics every connection is joined to, from the request (a user's inbox). */
+  joins?: (request: IncomingMessage) => string[];
+}
+
+/**
+ * A real ws server on 127.0.0.1 with a ConnectionManager whose topics clients can subscribe to,
+ * through Operations, as an application would wire it.
+ */
+export class TopicServer {
+  readonly registry = new Registry();
+  readonly manager: ConnectionManager<unknown>;
+  readonly sockets = new Set<WebSocket>();
+  private readonly wss: WebSocketServer;
+  private readonly http = createServer();
+  url = '';
+
+  constructor(options: TopicServerOptions = {}) {
+    this.manager = new ConnectionManager({
+      outbox: { ...options.outbox, metrics: this.registry },
+      heartbeat: false,
+      topics: { authorize: () => true, ...options.topics, store: options.store },
+    });
+    const operations = new Operations({ metrics: this.registry, topics: this.manager });
+    this.wss = new WebSocketServer({ server: this.http });
+    this.wss.on('connection', (ws, request) => {
+      this.sockets.add(ws);
+      ws.once('close', () => this.sockets.delete(ws));
+      const outbox = this.manager.connect(ws, { request });
+      operations.attach(ws, outbox, undefined);
+      for (const topic of options.joins?.(request) ?? []) void this.manager.join(ws, topic);
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.http.listen(0, '127.0.0.1', resolve));
+    this.url = `ws://127.0.0.1:${(this.http.address() as AddressInfo).port}/`;
+    return this;
+  }
+
+  /** Cuts every connection abruptly, as a network failure would. */
+  dropAll(): void {
+    for (const socket of this.sockets) socket.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.dropAll();
+    await this.manager.closeAll();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+}
+
+export { WebSocket };
