@@ -97,7 +97,8 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
     private readonly config: OutboxConfig<unknown>,
     private readonly metrics: OutboxMetrics | undefined,
   ) {
-    this.store = options.store ?? new MemoryTopicStore({ scheduler: config.scheduler });
+    // History ages in wall-clock time, whatever scheduler the outboxes' windows run on.
+    this.store = options.store ?? new MemoryTopicStore();
     this.ownsStore = options.store === undefined;
     this.maxSubscriptions = positive('maxSubscriptions', options.maxSubscriptions ?? 100);
     this.maxPendingRequests = positive('maxPendingRequests', options.maxPendingRequests ?? 32);
