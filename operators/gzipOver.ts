@@ -180,8 +180,11 @@ export function gzipOver(
 export interface GzipFrameAccess<F> {
   /** The frame's text, when it may be gzipped; `undefined` for a frame that passes as it is. */
   textOf(frame: F): string | undefined;
-  /** The frame as emitted once its text is replaced by the gzip `output`. */
-  withOutput(frame: F, output: string | Uint8Array): F;
+  /**
+   * The frame as emitted once its text is replaced by the gzip `output`; `textBytes` is the
+   * UTF-8 size of the text it replaces.
+   */
+  withOutput(frame: F, output: string | Uint8Array, textBytes: number): F;
 }
 
 /**
@@ -257,7 +260,7 @@ export function gzipInOrder<F>(
 
       const finish = (slot: Slot<F>, frame: F, bytes: Uint8Array) => {
         compressing--;
-        slot.output = access.withOutput(frame, encode(bytes));
+        slot.output = access.withOutput(frame, encode(bytes), slot.bytes);
       };
 
       // Returns false when the compression has not finished yet.

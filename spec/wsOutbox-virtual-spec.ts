@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { gunzipSync } from 'node:zlib';
 import { TestScheduler } from 'rxjs/testing';
 import { gzipSyncCompressor, WsOutbox } from '../src/index.js';
-import type { OutboxStats, WsOutboxOptions } from '../src/index.js';
+import type { FrameReport, OutboxStats, WsOutboxOptions } from '../src/index.js';
 import { countingScheduler } from './helpers/countingScheduler.js';
 import { SocketDouble } from './helpers/socketDouble.js';
 
@@ -318,6 +318,33 @@ describe('WsOutbox in virtual time', () => {
       [10, [1, 2]],
       [40, [3]],
     ]);
+  });
+
+  it('should report every settled frame to onFrameSent, with its sizes before and after gzip', () => {
+    let socket!: SocketDouble;
+    const reports: FrameReport[] = [];
+    testScheduler.run(() => {
+      let outbox: WsOutbox<Msg>;
+      ({ socket, outbox } = setup({ compressAbove: 40, onFrameSent: (r) => reports.push(r) }));
+      at(0, () => [0, 1].forEach((seq) => outbox.send({ seq })));
+      at(30, () => [2, 3, 4, 5, 6].forEach((seq) => outbox.send({ seq, pad: 'x'.repeat(20) })));
+      at(60, () => outbox.send({ seq: 7 }));
+      at(86, () => socket.fail());
+    });
+
+    const [small, large, failed] = reports;
+    expect(reports).toHaveLength(3);
+    expect(small).toMatchObject({ socket, messages: 2, compressed: false, error: undefined });
+    expect(small.textBytes).toBe(small.bytes);
+    expect(large).toMatchObject({ messages: 5, compressed: true, error: undefined });
+    expect(large.bytes).toBe((socket.frames[1].data as Uint8Array).byteLength);
+    expect(large.textBytes).toBe(
+      Buffer.byteLength(
+        [2, 3, 4, 5, 6].map((seq) => JSON.stringify({ seq, pad: 'x'.repeat(20) })).join('\n'),
+      ),
+    );
+    expect(failed.error).toBeInstanceOf(Error);
+    expect(reports.every((r) => r.latencyMs >= 0)).toBe(true);
   });
 
   describe('property: random sends, stalls, failures and closes', () => {

@@ -17,7 +17,7 @@ export type {
   SocketSinkConfig,
 } from './socketSink.js';
 export { OutboxEndedError, WsOutbox } from './wsOutbox.js';
-export type { OutboxStats, SendOptions, WsOutboxOptions } from './wsOutbox.js';
+export type { FrameReport, OutboxStats, SendOptions, WsOutboxOptions } from './wsOutbox.js';
 export { ConnectionManager } from './connectionManager.js';
 export type {
   ConnectOptions,

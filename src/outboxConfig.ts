@@ -12,7 +12,7 @@ import { resolveMetrics } from './metrics.js';
 import type { OutboxMetrics } from './metrics.js';
 import { BuiltFrame } from './outboxEntry.js';
 import type { OutgoingFrame } from './outgoingFrame.js';
-import type { WsOutboxOptions } from './wsOutbox.js';
+import type { FrameReport, WsOutboxOptions } from './wsOutbox.js';
 
 /** A message sent with `critical: true`: serialized at once, and never dropped by overflow. */
 export class CriticalJson extends RawJson {}
@@ -48,6 +48,7 @@ export interface OutboxConfig<T> {
   readonly metrics: OutboxMetrics | undefined;
   readonly onSerializeError: ((error: unknown, message: T) => void) | undefined;
   readonly onError: ((error: unknown) => void) | undefined;
+  readonly onFrameSent: ((report: FrameReport) => void) | undefined;
 }
 
 const DEFAULT_COMPRESSOR = inlineGzipCompressor(256 * 1024);
@@ -116,6 +117,7 @@ function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
     metrics: resolveMetrics(options.metrics),
     onSerializeError: options.onSerializeError,
     onError: options.onError,
+    onFrameSent: options.onFrameSent,
   };
 }
 
@@ -125,9 +127,14 @@ const FRAME_ACCESS = {
   // A frame built elsewhere is final: gzipped already, or meant to go as it is.
   textOf: (frame: OutgoingFrame) =>
     typeof frame.data === 'string' && !frame.built ? frame.data : undefined,
-  withOutput: (frame: OutgoingFrame, data: string | Uint8Array): OutgoingFrame => ({
+  withOutput: (
+    frame: OutgoingFrame,
+    data: string | Uint8Array,
+    textBytes: number,
+  ): OutgoingFrame => ({
     ...frame,
     data,
     compressed: true,
+    textBytes,
   }),
 };

@@ -30,12 +30,14 @@ export class BuiltFrame {
    * @param messages How many messages it carries.
    * @param compressed Whether `data` is gzipped.
    * @param onDropped Told when the outbox drops it (overflow, close, stop).
+   * @param textBytes The UTF-8 size of its text before gzip, when gzipped.
    */
   constructor(
     readonly data: Frame,
     readonly messages: number,
     readonly compressed: boolean,
     readonly onDropped: () => void,
+    readonly textBytes?: number,
   ) {}
 }
 

@@ -16,4 +16,6 @@ export interface OutgoingFrame {
   readonly compressed: boolean;
   /** Built elsewhere and shared (a topic's frame): sent as it is, never gzipped again. */
   readonly built?: boolean;
+  /** The UTF-8 size of its NDJSON text before gzip, once gzipped. */
+  readonly textBytes?: number;
 }

@@ -53,6 +53,11 @@ export interface WsOutboxOptions<T> {
   onError?: (error: unknown) => void;
   /** Metrics: a shared set, a registry to register them in, or `false`. Default global registry. */
   metrics?: OutboxMetrics | Registry | false;
+  /**
+   * Sees every frame once its send has settled: its socket, messages, sizes, latency and
+   * outcome. For per-connection figures (the demo's charts) without a metric label per socket.
+   */
+  onFrameSent?: (report: FrameReport) => void;
   /** Scheduler for the coalescing window and the stop timeout. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /**
@@ -77,6 +82,23 @@ export interface OutboxStats {
   failed: number;
   /** Messages held or in flight right now (0 once the outbox has ended). */
   pending: number;
+}
+
+/** One frame's outcome, for `onFrameSent`. */
+export interface FrameReport {
+  /** The socket it went to. */
+  readonly socket: SendableSocket;
+  /** Messages it carried. */
+  readonly messages: number;
+  /** Its size on the wire. */
+  readonly bytes: number;
+  /** The UTF-8 size of its NDJSON text: `bytes`, unless it was gzipped. */
+  readonly textBytes: number;
+  readonly compressed: boolean;
+  /** Milliseconds from its batch's emission to the socket's send callback. */
+  readonly latencyMs: number;
+  /** Set when the socket failed it. */
+  readonly error: Error | undefined;
 }
 
 /** Options of one `send`. */
@@ -361,6 +383,7 @@ export class WsOutbox<T = unknown> {
               emittedAt: performance.now(),
               compressed: built.compressed,
               built: true,
+              textBytes: built.textBytes,
             });
             return;
           }
@@ -402,7 +425,16 @@ export class WsOutbox<T = unknown> {
   private onSettled(frame: OutgoingFrame, { bytes, error }: SendResult): void {
     // Once the outbox has ended, what was in flight has already been counted as dropped.
     if (this.state === 'ended') return;
-    const { metrics } = this.config;
+    const { metrics, onFrameSent } = this.config;
+    onFrameSent?.({
+      socket: this.target,
+      messages: frame.messages,
+      bytes,
+      textBytes: frame.textBytes ?? bytes,
+      compressed: frame.compressed,
+      latencyMs: performance.now() - frame.emittedAt,
+      error,
+    });
     if (error) {
       this.failed += frame.messages;
       metrics?.sendErrors.inc();

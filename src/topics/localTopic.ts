@@ -28,6 +28,8 @@ export interface SharedFrame {
   /** The NDJSON text, or once gzipped, the gzip bytes or their base64 envelope. */
   readonly data: Frame;
   readonly compressed: boolean;
+  /** The UTF-8 size of its NDJSON text before gzip, once gzipped. */
+  readonly textBytes?: number;
 }
 
 /** What a topic's local subscribers are told, and how they are counted in. */
@@ -192,9 +194,10 @@ function toFrames(
 
 const FRAME_ACCESS = {
   textOf: (frame: SharedFrame) => (typeof frame.data === 'string' ? frame.data : undefined),
-  withOutput: (frame: SharedFrame, data: Frame): SharedFrame => ({
+  withOutput: (frame: SharedFrame, data: Frame, textBytes: number): SharedFrame => ({
     ...frame,
     data,
     compressed: true,
+    textBytes,
   }),
 };

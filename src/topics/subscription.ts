@@ -114,8 +114,12 @@ export class TopicSubscription implements TopicSubscriber {
     if (frame.first === this.last + 1) {
       this.last = frame.last;
       this.outbox.deliver(
-        new BuiltFrame(frame.data, frame.lines.length, frame.compressed, () =>
-          this.dropped(frame.first),
+        new BuiltFrame(
+          frame.data,
+          frame.lines.length,
+          frame.compressed,
+          () => this.dropped(frame.first),
+          frame.textBytes,
         ),
       );
     } else if (frame.first <= this.last) {
