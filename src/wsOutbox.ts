@@ -262,10 +262,14 @@ export class WsOutbox<T = unknown> {
    */
   send(message: T | RawJson, options?: SendOptions): boolean {
     if (this.state === 'new') throw new Error('WsOutbox: call start() before send()');
-    this.noticeClose();
-    if (!options?.critical || this.state !== 'running') return this.enqueue(message);
-    const critical = this.serializeCritical(message);
-    return critical !== undefined && this.enqueue(critical);
+    if (options?.critical) {
+      this.noticeClose();
+      if (this.state === 'running') {
+        const critical = this.serializeCritical(message);
+        return critical !== undefined && this.enqueue(critical);
+      }
+    }
+    return this.enqueue(message);
   }
 
   /**
