@@ -1,7 +1,12 @@
 import { VirtualTimeScheduler } from 'rxjs';
 import { Registry } from 'prom-client';
 import { ConnectionManager, gzipSyncCompressor, MemoryTopicStore } from '../../src/index.js';
-import type { GzipCompressor, ManagedSocket, WsOutboxOptions } from '../../src/index.js';
+import type {
+  GzipCompressor,
+  ManagedSocket,
+  TopicEvent,
+  WsOutboxOptions,
+} from '../../src/index.js';
 import { SocketDouble } from '../helpers/socketDouble.js';
 
 type Line = Record<string, unknown>;
@@ -49,7 +54,8 @@ function pubs(socket: SocketDouble): number[] {
 
 /** Lets the store's promises settle, then runs what is due on the virtual scheduler. */
 async function settle(scheduler: VirtualTimeScheduler): Promise<void> {
-  for (let i = 0; i < 5; i++) {
+  // A few promise hops per request: the store's answer, the start, the connection's queue.
+  for (let i = 0; i < 20; i++) {
     await Promise.resolve();
     scheduler.flush();
   }
@@ -225,6 +231,45 @@ describe('TopicHub', () => {
     });
     // 6 to 8 came live during the read, which already held them too: each once.
     expect(pubs(socket)).toEqual([3, 4, 5, 6, 7, 8]);
+  });
+
+  it('should answer the next request when a new epoch stops a resume waiting for its history', async () => {
+    const { scheduler, manager, connect, store } = setup();
+    const read = store.read.bind(store);
+    jest
+      .spyOn(store, 'read')
+      .mockImplementation((topic, after, limit) =>
+        limit === 0 ? read(topic, after, limit) : new Promise(() => undefined),
+      );
+    let announce!: (event: TopicEvent) => void;
+    const watch = store.watch.bind(store);
+    jest.spyOn(store, 'watch').mockImplementation((topic, listener) => {
+      announce = listener;
+      return watch(topic, listener);
+    });
+    const socket = connect();
+    for (let n = 1; n <= 3; n++) await manager.publish('room:a', { n });
+    await manager.join(socket, 'room:a');
+    await settle(scheduler);
+    const epoch = lines(socket)[0].epoch as string;
+    const outbox = manager.outbox(socket)!;
+
+    // This resume's history read never comes back.
+    manager.handleTopicRequest(outbox, {
+      type: 'subscribe',
+      topic: 'room:a',
+      since: { epoch, offset: 1 },
+    });
+    await settle(scheduler);
+    announce({ kind: 'reset', epoch: 'next', top: 0 });
+    manager.handleTopicRequest(outbox, { type: 'unsubscribe', topic: 'room:a' });
+    await settle(scheduler);
+
+    expect(lines(socket).map((line) => [line.type, line.epoch, line.reason])).toEqual([
+      ['subscribed', epoch, undefined],
+      ['subscribed', 'next', 'epoch'],
+      ['unsubscribed', undefined, undefined],
+    ]);
   });
 
   it('should refuse a publication that is not JSON or is too large', async () => {

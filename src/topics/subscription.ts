@@ -54,6 +54,11 @@ export class TopicSubscription implements TopicSubscriber {
   /** While catching up: the live publications, for `catchUp` to splice after the history. */
   private feed: Subject<Publication> | undefined;
   private replay: Subscription | undefined;
+  /**
+   * Lets `start` return while a replay waits for its first page: called once the answer is
+   * queued, or when the replay is stopped before it (its socket's next requests must not wait).
+   */
+  private startReturns: (() => void) | undefined;
 
   /**
    * @param topic The topic, as this node follows it.
@@ -151,7 +156,12 @@ export class TopicSubscription implements TopicSubscriber {
 
   /** Replays what came after `since` from the history, then follows. */
   private catchUpFrom(since: TopicPosition): Promise<void> {
-    return new Promise<void>((answered, failed) => {
+    return new Promise<void>((resolve, failed) => {
+      const answered = () => {
+        this.startReturns = undefined;
+        resolve();
+      };
+      this.startReturns = answered;
       const feed = new Subject<Publication>();
       this.feed = feed;
       this.state = 'replaying';
@@ -198,6 +208,7 @@ export class TopicSubscription implements TopicSubscriber {
             } else {
               // The store failed before anything was answered: the caller answers it.
               this.state = 'ended';
+              this.startReturns = undefined;
               failed(error);
             }
           },
@@ -283,6 +294,8 @@ export class TopicSubscription implements TopicSubscriber {
     this.replay?.unsubscribe();
     this.replay = undefined;
     this.feed = undefined;
+    // Stopped before its answer (a new epoch, a lost feed, the socket gone): `start` returns.
+    this.startReturns?.();
   }
 }
 
