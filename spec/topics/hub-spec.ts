@@ -5,6 +5,7 @@ import type {
   GzipCompressor,
   ManagedSocket,
   TopicEvent,
+  TopicsOptions,
   WsOutboxOptions,
 } from '../../src/index.js';
 import { SocketDouble } from '../helpers/socketDouble.js';
@@ -21,7 +22,7 @@ afterEach(async () => {
  * A manager whose outboxes and topic windows run on a virtual scheduler, on socket doubles. The
  * store keeps real time: flushing the virtual scheduler would otherwise age its history away.
  */
-function setup(outbox: WsOutboxOptions<unknown> = {}) {
+function setup(outbox: WsOutboxOptions<unknown> = {}, topics: Omit<TopicsOptions, 'store'> = {}) {
   const scheduler = new VirtualTimeScheduler();
   const registry = new Registry();
   const store = new MemoryTopicStore();
@@ -29,7 +30,7 @@ function setup(outbox: WsOutboxOptions<unknown> = {}) {
   const manager = new ConnectionManager({
     outbox: { scheduler, compressor: gzipSyncCompressor, metrics: registry, ...outbox },
     heartbeat: false,
-    topics: { store },
+    topics: { ...topics, store },
   });
   const connect = () => {
     const socket = new SocketDouble(scheduler, 1);
@@ -54,9 +55,9 @@ function pubs(socket: SocketDouble): number[] {
 
 /** Lets the store's promises settle, then runs what is due on the virtual scheduler. */
 async function settle(scheduler: VirtualTimeScheduler): Promise<void> {
-  // A few promise hops per request: the store's answer, the start, the connection's queue.
-  for (let i = 0; i < 20; i++) {
-    await Promise.resolve();
+  // A turn lets every pending promise settle (the store's answers, the connection's queue).
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
     scheduler.flush();
   }
 }
@@ -269,6 +270,65 @@ describe('TopicHub', () => {
       ['subscribed', epoch, undefined],
       ['subscribed', 'next', 'epoch'],
       ['unsubscribed', undefined, undefined],
+    ]);
+  });
+
+  it('should send a gap when more live publications come than it may hold while catching up', async () => {
+    // Every line leaves at once, and one frame in the socket stops the next page.
+    const { scheduler, manager, connect } = setup(
+      { highWaterMark: 1, maxBatch: 1 },
+      { maxReplayBuffer: 5, replayPageSize: 2 },
+    );
+    const socket = connect();
+    for (let n = 1; n <= 10; n++) await manager.publish('room:a', { n });
+    await manager.join(socket, 'room:a');
+    await settle(scheduler);
+    const epoch = lines(socket)[0].epoch as string;
+    // The socket stops reading: the replay stops after its first page.
+    socket.stall();
+
+    manager.handleTopicRequest(manager.outbox(socket)!, {
+      type: 'subscribe',
+      topic: 'room:a',
+      since: { epoch, offset: 0 },
+    });
+    await settle(scheduler);
+    for (let n = 11; n <= 16; n++) await manager.publish('room:a', { n });
+    await settle(scheduler);
+    socket.flow();
+    await settle(scheduler);
+
+    // What it replayed before the socket stopped, then the gap, then nothing.
+    const after = lines(socket).slice(1);
+    const replayed = after.filter((line) => line.type === 'pub').map((line) => line.offset);
+    expect(replayed.length).toBeLessThan(10);
+    expect(after.map((line) => [line.type, line.offset ?? line.after])).toEqual([
+      ['subscribed', 0],
+      ...replayed.map((_offset, index) => ['pub', index + 1]),
+      ['gap', replayed.length],
+    ]);
+  });
+
+  it('should refuse a subscription past maxSubscriptions, and requests past maxPendingRequests', async () => {
+    const { scheduler, manager, connect } = setup(
+      {},
+      { authorize: () => true, maxSubscriptions: 2, maxPendingRequests: 3 },
+    );
+    const socket = connect();
+    const outbox = manager.outbox(socket)!;
+
+    for (const topic of ['a', 'b', 'c', 'd', 'e']) {
+      manager.handleTopicRequest(outbox, { type: 'subscribe', topic });
+    }
+    await settle(scheduler);
+
+    // d and e found three requests waiting; c found two subscriptions already.
+    expect(lines(socket).map((line) => [line.type, line.topic, line.code])).toEqual([
+      ['error', 'd', 'rate_limited'],
+      ['error', 'e', 'rate_limited'],
+      ['subscribed', 'a', undefined],
+      ['subscribed', 'b', undefined],
+      ['error', 'c', 'rate_limited'],
     ]);
   });
 

@@ -11,6 +11,7 @@ import { topicError, unsubscribedMessage } from './messages.js';
 import type { TopicErrorCode } from './messages.js';
 import type { TopicPosition, TopicStore } from './store.js';
 import { TopicSubscription } from './subscription.js';
+import type { SubscriptionLimits } from './subscription.js';
 import { DEFAULT_MAX_TOPIC_LENGTH } from './validate.js';
 
 /** Options of a `ConnectionManager`'s topics. Every bound has a default; see each. */
@@ -36,10 +37,15 @@ export interface TopicsOptions<S = SendableSocket> {
   maxPendingRequests?: number;
   /**
    * Most publications replayed for one position; a client further behind is answered
-   * `recovered: false` with reason `too_many`. Also the most live publications held for a
-   * subscriber while it catches up. Default 10,000.
+   * `recovered: false` with reason `too_many`. Default 10,000.
    */
   maxReplay?: number;
+  /**
+   * Live publications held for a subscription while it catches up (its socket reading the
+   * history slowly); one more sends it a `gap`, and it resumes from where it got. So one
+   * connection holds at most `maxSubscriptions × maxReplayBuffer` of them. Default 1,000.
+   */
+  maxReplayBuffer?: number;
   /** Publications read from the history at a time, the next page once the socket took the last. Default 256. */
   replayPageSize?: number;
   /** The largest publication, in UTF-8 bytes of its data's JSON. Default 65,536. */
@@ -81,11 +87,7 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
   private readonly maxSubscriptions: number;
   private readonly maxPendingRequests: number;
   private readonly maxPublicationBytes: number;
-  private readonly limits: {
-    maxReplay: number;
-    pageSize: number;
-    metrics: OutboxMetrics | undefined;
-  };
+  private readonly limits: SubscriptionLimits;
 
   /**
    * @param options See {@link TopicsOptions}.
@@ -108,6 +110,7 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
     );
     this.limits = {
       maxReplay: positive('maxReplay', options.maxReplay ?? 10_000),
+      maxBuffered: positive('maxReplayBuffer', options.maxReplayBuffer ?? 1_000),
       pageSize: positive('replayPageSize', options.replayPageSize ?? 256),
       metrics,
     };

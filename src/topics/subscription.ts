@@ -19,6 +19,8 @@ import type { HistoryPage, TopicPosition } from './store.js';
 export interface SubscriptionLimits {
   /** Most publications replayed for one `since`; more is answered `too_many`. */
   readonly maxReplay: number;
+  /** Most live publications held while it catches up; one more sends a `gap`. */
+  readonly maxBuffered: number;
   /** Publications read from the history at a time, each page once the socket took the last. */
   readonly pageSize: number;
   readonly metrics: OutboxMetrics | undefined;
@@ -184,7 +186,7 @@ export class TopicSubscription implements TopicSubscriber {
               }),
             {
               offsetOf: (publication) => publication.offset,
-              maxBuffered: this.limits.maxReplay,
+              maxBuffered: this.limits.maxBuffered,
               onCaughtUp: (last) => {
                 this.feed = undefined;
                 this.state = 'live';
