@@ -5,7 +5,7 @@
 #     expected (docs/prometheus/alerts.test.yml);
 #   - the Grafana dashboard (docs/grafana/ws-outbox.json) is valid JSON, every panel has queries,
 #     every query names only metrics that src/metrics.ts registers (histograms with their
-#     _bucket/_sum/_count series), and the seed's five metrics all have a panel;
+#     _bucket/_sum/_count series), and the original design's five metrics all have a panel;
 #   - every dashboard query parses as PromQL (promtool checks them as recording rules);
 #   - the alert rules, their tests and docs/monitoring.md name no metric that does not exist.
 #
@@ -27,8 +27,10 @@ node - <<'EOF'
 const fs = require('fs');
 const source = fs.readFileSync('src/metrics.ts', 'utf8');
 const kinds = new Map();
-for (const [, kind, name] of source.matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name: '(ws_outbox_\w+)'/g)) {
-  kinds.set(name, kind);
+// Each metric is made by the counter(), gauge() or histogram() helper: `counter(registry, {
+// name: 'ws_outbox_…'`.
+for (const [, kind, name] of source.matchAll(/\b(counter|gauge|histogram)\(registry, \{\s*name: '(ws_outbox_\w+)'/g)) {
+  kinds.set(name, kind[0].toUpperCase() + kind.slice(1));
 }
 if (kinds.size < 5) throw new Error(`found only ${kinds.size} metrics in src/metrics.ts`);
 const series = new Set(kinds.keys());

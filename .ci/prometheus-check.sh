@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's load test against the demo, read back through a real Prometheus:
+# The original design's load test against the demo, read back through a real Prometheus:
 #   1000 chat.message sent as fast as possible, then
 #   batch-size median > 5, dropped messages = 0, send-latency p95 < 10 ms,
 # and `promtool check metrics` on /metrics.
@@ -9,7 +9,7 @@
 #
 # One load test yields only ~10 frames, so its p95 is in effect the slowest frame: a single GC
 # pause or preemption of 10 ms on a busy machine fails it. LOAD_TEST_ROUNDS (default 1, the
-# seed's test) repeats the load test to judge the figures over more frames.
+# original design's test) repeats the load test to judge the figures over more frames.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,7 +63,7 @@ start_demo
 
 echo "== promtool check metrics"
 curl -sf "$DEMO/metrics" >"$WORK/metrics.txt"
-# The seed's metrics must lint clean on their own.
+# The original design's metrics must lint clean on their own.
 grep -E '^(# (HELP|TYPE) )?ws_outbox_' "$WORK/metrics.txt" >"$WORK/ws_outbox.txt"
 promtool check metrics <"$WORK/ws_outbox.txt" >"$WORK/lint-own.txt" 2>&1 ||
   { cat "$WORK/lint-own.txt"; fail "promtool rejects the ws_outbox_* metrics"; }
@@ -130,5 +130,5 @@ ok=0
 assert 'batch size median' "$median" '>' 5 || ok=1
 assert 'dropped messages' "$dropped" '==' 0 || ok=1
 assert 'send latency p95 (s)' "$p95" '<' 0.01 || ok=1
-[ "$ok" -eq 0 ] || fail "the seed's figures do not hold"
+[ "$ok" -eq 0 ] || fail "the original design's figures do not hold"
 echo "prometheus check passed"

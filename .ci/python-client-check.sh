@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A Python client against the demo: the seed's load test (examples/load_test.py, unchanged but
+# A Python client against the demo: the original design's load test (examples/load_test.py, unchanged but
 # for its URI) sends 1000 chat.message with the `websockets` library, then
 #   - it exits 0 and prints "Sent 1000 msgs",
 #   - /metrics says the chat agent answered all 1000 (demo_chat_messages_total) and refused
@@ -38,7 +38,7 @@ metric() {
 start_demo
 
 echo "== examples/load_test.py"
-# The seed's thread_id, on the demo's path.
+# The original design's thread_id, on the demo's path.
 "$PYTHON" examples/load_test.py "ws://127.0.0.1:${DEMO_PORT}/ws?thread_id=test" | tee "$WORK/load.log"
 grep -q "^Sent ${COUNT} msgs in " "$WORK/load.log" || fail "the load test did not print 'Sent ${COUNT} msgs'"
 

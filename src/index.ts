@@ -1,9 +1,10 @@
 /**
  * The socket binding: {@link WsOutbox} (one socket's whole outgoing pipeline),
- * {@link ConnectionManager} (an outbox per socket, and the shared {@link Heartbeat}),
- * {@link socketSink} (the socket's half of a pipeline of your own), {@link Operations}
- * (cancellable client requests) and the prom-client metrics. Every operator of
- * `ws-outbox/operators` is exported here too.
+ * {@link ConnectionManager} (an outbox per socket, the shared {@link Heartbeat}, and topics:
+ * `publish`, `join`, `leave`), {@link socketSink} (the socket's half of a pipeline of your own),
+ * {@link Operations} (cancellable client requests, and the clients' topic requests),
+ * {@link MemoryTopicStore} (the default home of topics) and the prom-client metrics. Every
+ * operator of `ws-outbox/operators` is exported here too.
  *
  * @module ws-outbox
  */

@@ -1,9 +1,9 @@
 import { Counter, Gauge, Histogram, register as globalRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 
-/** Buckets of `ws_outbox_batch_size`, exactly as the seed gives them. */
+/** Buckets of `ws_outbox_batch_size`, exactly as the original design gives them. */
 export const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100];
-/** Buckets of `ws_outbox_send_latency_seconds`, exactly as the seed gives them. */
+/** Buckets of `ws_outbox_send_latency_seconds`, exactly as the original design gives them. */
 export const SEND_LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 /**
  * Buckets of `ws_outbox_operation_duration_seconds`: from a quick lookup (10 ms) to the default

@@ -188,7 +188,7 @@ export class WsOutbox<T = unknown> {
   private stopTimer: Subscription | undefined;
 
   /**
-   * @param socket The socket to send on (a `ws` WebSocket).
+   * @param target The socket to send on (a `ws` WebSocket).
    * @param options See {@link WsOutboxOptions}; outboxes given the same options object share
    * what is derived from it (the compiled serializer).
    * @throws {RangeError} On an option out of range.

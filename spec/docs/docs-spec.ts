@@ -23,7 +23,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -168,6 +169,20 @@ describe('links in the docs', () => {
   it('should be absolute in the README, which is also the npm page', () => {
     const readme = pages.find(({ file }) => file === 'README.md')!;
     expect(linkTargets(readme.text).filter(isRelative)).toEqual([]);
+  });
+
+  it("should check a page's own anchors against its headings", () => {
+    const site = mkdtempSync(join(tmpdir(), 'docs-links-'));
+    try {
+      mkdirSync(join(site, 'docs'));
+      writeFileSync(join(site, 'docs', 'page.md'), '# Page\n\n## Topics\n');
+      expect(brokenLink(site, 'docs/page.md', '#topics')).toBeUndefined();
+      expect(brokenLink(site, 'docs/page.md', '#rooms')).toBe(
+        'docs/page.md: #rooms: no heading #rooms in docs/page.md',
+      );
+    } finally {
+      rmSync(site, { recursive: true, force: true });
+    }
   });
 
   it('should find links and anchors as GitHub does', () => {

@@ -46,9 +46,11 @@ export function brokenLink(root: string, file: string, target: string): string |
   let path: string;
   if (target.startsWith(REPOSITORY_FILES)) path = target.slice(REPOSITORY_FILES.length);
   else if (!isRelative(target)) return undefined;
+  else if (target.startsWith('#'))
+    path = file + target; // an anchor of the page itself
   else path = posix.join(posix.dirname(file), target);
   const [pathPart, anchor] = path.split('#');
-  const resolved = pathPart === '' ? join(root, file) : join(root, pathPart);
+  const resolved = join(root, pathPart);
   if (!existsSync(resolved)) return `${file}: ${target}: no such file`;
   if (anchor && !headingAnchors(readFileSync(resolved, 'utf8')).has(anchor)) {
     return `${file}: ${target}: no heading #${anchor} in ${posix.normalize(pathPart || file)}`;

@@ -96,9 +96,8 @@ describe('topics over real sockets', () => {
 
   it('should send a gap to a socket that falls behind, then replay everything at its pace', async () => {
     // The outbox holds 8 entries and stops at the first frame in the socket: a burst overflows.
-    const store = new MemoryTopicStore({ maxPublications: 50_000, maxBytes: 64 * 1024 * 1024 });
     server = await new TopicServer({
-      store,
+      store: new MemoryTopicStore({ maxPublications: 50_000, maxBytes: 64 * 1024 * 1024 }),
       topics: { maxReplay: 50_000 },
       outbox: { capacity: 8, highWaterMark: 1, coalesceMs: 1, maxBatch: 16 },
     }).start();
@@ -114,7 +113,6 @@ describe('topics over real sockets', () => {
     expect(a.seen).toEqual(range(1, total));
     expect(await metric(server, 'ws_outbox_topic_gaps_total')).toBeGreaterThan(0);
     expect(await metric(server, 'ws_outbox_dropped_messages_total')).toBeGreaterThan(0);
-    await store.close();
   });
 
   describe('resuming a position', () => {

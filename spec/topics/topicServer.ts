@@ -8,7 +8,7 @@ import type { ConnectionManagerOptions, TopicStore, TopicsOptions } from '../../
 
 /** What a test server needs to be told. */
 export interface TopicServerOptions {
-  /** Where topics live; default the manager's own in-memory store. */
+  /** Where topics live; default the manager's own in-memory store. Closed with the server. */
   store?: TopicStore;
   /** Topics options other than the store; `authorize` defaults to allowing everything. */
   topics?: Omit<TopicsOptions, 'store'>;
@@ -28,9 +28,12 @@ export class TopicServer {
   readonly sockets = new Set<WebSocket>();
   private readonly wss: WebSocketServer;
   private readonly http = createServer();
+  /** A store the test made: the manager leaves it open, so the server closes it. */
+  private readonly store: TopicStore | undefined;
   url = '';
 
   constructor(options: TopicServerOptions = {}) {
+    this.store = options.store;
     this.manager = new ConnectionManager({
       outbox: { ...options.outbox, metrics: this.registry },
       heartbeat: false,
@@ -61,6 +64,8 @@ export class TopicServer {
   async close(): Promise<void> {
     this.dropAll();
     await this.manager.closeAll();
+    // Its sweep timer would otherwise keep the process alive for minutes.
+    await this.store?.close();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }

@@ -83,7 +83,8 @@ export class RequestTimeoutError extends Error {
  * The server refused a topic: `{type:"error", topic, code, message}` in answer to a subscribe.
  *
  * <span class="informal">`forbidden` (the server's authorization said no), `bad_request` (a
- * topic name it does not take), or `rate_limited` once the client's retries are spent.</span>
+ * topic name it does not take), `unavailable` (the server cannot reach its topics' store: try
+ * again later), or `rate_limited` once the client's retries are spent.</span>
  *
  * ## Example
  *
@@ -99,7 +100,8 @@ export class TopicError extends Error {
   override readonly name = 'TopicError';
 
   /**
-   * @param code The server's error code: `forbidden`, `bad_request`, `rate_limited`, or another.
+   * @param code The server's error code: `forbidden`, `bad_request`, `rate_limited`,
+   *   `unavailable`, or another.
    * @param message The server's message, written for the client.
    * @param topic The topic refused.
    */
@@ -112,6 +114,7 @@ export class TopicError extends Error {
   }
 }
 
-/** The codes of {@link TopicError}: the protocol's three, or a newer server's own. */
+/** The codes of {@link TopicError}: the protocol's four, or a newer server's own. */
 // `string & {}` keeps the named codes in editors' completions while allowing any other.
-export type TopicErrorCode = 'forbidden' | 'bad_request' | 'rate_limited' | (string & {});
+export type TopicErrorCode =
+  'forbidden' | 'bad_request' | 'rate_limited' | 'unavailable' | (string & {});

@@ -19,7 +19,7 @@ import type { RateLimit } from './tokenBucket.js';
 
 /** Options of {@link Operations}. */
 export interface OperationsOptions {
-  /** Deadline of an operation from its start, in ms. Default 120,000 (the seed's two minutes). */
+  /** Deadline of an operation from its start, in ms. Default 120,000 (the original design's two minutes). */
   timeoutMs?: number;
   /** Operations one connection may run at once. Default 8. */
   maxConcurrent?: number;
@@ -161,7 +161,8 @@ export class Operations<S = void> {
    * operations.register('memory_search', memorySearch, { limiter: cpu, cost: 10 });
    * ```
    *
-   * @param type What clients put in `type`; `cancel` and `error` are reserved.
+   * @param type What clients put in `type`; `cancel`, `error`, `subscribe` and `unsubscribe`
+   * are reserved.
    * @param handler Returns the operation's progress and results; see {@link OperationHandler}.
    * @param options `limiter` (a `ConcurrencyLimiter`) and `cost` (a `MessageCost`).
    * @returns This, for chaining.
@@ -180,7 +181,8 @@ export class Operations<S = void> {
 
   /**
    * Registers the handler of a plain message type: no id, no lifecycle, no deadline.
-   * @param type What clients put in `type`; `cancel` and `error` are reserved.
+   * @param type What clients put in `type`; `cancel`, `error`, `subscribe` and `unsubscribe`
+   * are reserved.
    * @param handler Gets the whole message and a context to send through; see {@link MessageHandler}.
    * @param options `cost`: what a message of this type costs against the rate limit, when it
    * starts more work than one frame's worth (a `MessageCost`).

@@ -10,7 +10,7 @@ export const MAX_ID_LENGTH = 128;
 /**
  * A client message that passed validation: a JSON object with a non-empty string `type`, and
  * an `id` that, when present, is a non-empty string of at most {@link MAX_ID_LENGTH} characters.
- * Other fields are kept: plain message handlers may use their own (the seed's `chat.message`
+ * Other fields are kept: plain message handlers may use their own (the demo's `chat.message`
  * carries `payload`).
  */
 export interface ClientMessage {
