@@ -81,8 +81,8 @@ export class ConnectionManager<T = unknown> implements TopicRequestHandler {
   private readonly outboxOptions: WsOutboxOptions<T>;
   /** One listener for every socket: EventEmitter calls it with the socket as `this`. */
   private readonly onSocketClose: (this: SendableSocket) => void;
-  /** Made on first use: a server without topics pays nothing for them. */
-  private hub: TopicHub<ManagedSocket> | undefined;
+  /** Its connections' state comes with their first topic: a server without topics pays nothing. */
+  private readonly hub: TopicHub<ManagedSocket>;
 
   constructor(private readonly options: ConnectionManagerOptions<T> = {}) {
     // Registered now, not with the first outbox, so a scrape before any connection already
@@ -95,6 +95,12 @@ export class ConnectionManager<T = unknown> implements TopicRequestHandler {
     this.onSocketClose = function (this: SendableSocket) {
       disconnect(this);
     };
+    // Made now, so that bad topic options throw here rather than at a client's first subscribe.
+    this.hub = new TopicHub<ManagedSocket>(
+      options.topics ?? {},
+      outboxConfig(this.outboxOptions) as OutboxConfig<unknown>,
+      metrics,
+    );
     this.heartbeat =
       options.heartbeat === false
         ? undefined
@@ -143,7 +149,7 @@ export class ConnectionManager<T = unknown> implements TopicRequestHandler {
     if (sessionId !== undefined) this.sessionIds.set(socket, sessionId);
     this.heartbeat?.add(socket);
     const positions = resumePositions(request?.url);
-    if (positions !== undefined) this.topics().setResume(outbox as WsOutbox<unknown>, positions);
+    if (positions !== undefined) this.hub.setResume(outbox as WsOutbox<unknown>, positions);
     return outbox;
   }
 
@@ -158,7 +164,7 @@ export class ConnectionManager<T = unknown> implements TopicRequestHandler {
     this.sessionIds.delete(socket);
     socket.off('close', this.onSocketClose);
     this.heartbeat?.remove(socket as ManagedSocket);
-    this.hub?.disconnect(outbox as WsOutbox<unknown>);
+    this.hub.disconnect(outbox as WsOutbox<unknown>);
     return outbox.stop({ timeoutMs: this.options.stopTimeoutMs });
   }
 
@@ -196,13 +202,13 @@ export class ConnectionManager<T = unknown> implements TopicRequestHandler {
    * Joins a socket to a topic: it gets `subscribed`, then every publication, and resumes across
    * reconnects from the position its client handed over on connecting (see `connect`). Needs no
    * authorization: this is the server's own decision (a user's inbox, say).
-   * @returns Resolves once its `subscribed` is queued; `false` if the socket is not connected.
+   * @returns Resolves once its `subscribed` is queued: true, or false when the socket is not
+   * connected or the topics' store could not be reached (its client got `unavailable`).
    */
   async join(socket: SendableSocket, topic: string): Promise<boolean> {
     const outbox = this.outboxes.get(socket);
     if (outbox === undefined) return false;
-    await this.topics().join(outbox as WsOutbox<unknown>, topic);
-    return true;
+    return this.hub.join(outbox as WsOutbox<unknown>, topic);
   }
 
   /**
@@ -211,7 +217,7 @@ export class ConnectionManager<T = unknown> implements TopicRequestHandler {
    */
   async leave(socket: SendableSocket, topic: string): Promise<boolean> {
     const outbox = this.outboxes.get(socket);
-    if (outbox === undefined || this.hub === undefined) return false;
+    if (outbox === undefined) return false;
     return this.hub.leave(outbox as WsOutbox<unknown>, topic);
   }
 
@@ -223,7 +229,7 @@ export class ConnectionManager<T = unknown> implements TopicRequestHandler {
    * @returns The offset it was given.
    */
   publish(topic: string, data: unknown): Promise<number> {
-    return this.topics().publish(topic, data);
+    return this.hub.publish(topic, data);
   }
 
   /**
@@ -231,31 +237,21 @@ export class ConnectionManager<T = unknown> implements TopicRequestHandler {
    * manager as its `topics`.
    * @internal
    */
-  handleTopicRequest(outbox: unknown, message: ClientMessage): void {
+  handleTopicRequest(outbox: unknown, message: ClientMessage, refused?: 'rate_limited'): void {
     const socket = (outbox as WsOutbox<T>).socket;
     if (this.outboxes.get(socket) !== outbox) return;
-    this.topics().request(outbox as WsOutbox<unknown>, message);
+    this.hub.request(outbox as WsOutbox<unknown>, message, refused);
   }
 
   /**
-   * Stops every outbox (for a graceful shutdown) and the topics; resolves when all have settled.
+   * Stops every outbox (for a graceful shutdown) and the topics (closing the store if the
+   * manager made it); resolves when all have settled. Publishing fails from then on.
    */
   async closeAll(): Promise<OutboxStats[]> {
     const sockets = [...this.outboxes.keys()];
     const stats = await Promise.all(sockets.map((socket) => this.disconnect(socket)));
-    const hub = this.hub;
-    this.hub = undefined;
-    await hub?.close();
+    await this.hub.close();
     return stats.filter((s): s is OutboxStats => s !== undefined);
-  }
-
-  private topics(): TopicHub<ManagedSocket> {
-    this.hub ??= new TopicHub<ManagedSocket>(
-      this.options.topics ?? {},
-      outboxConfig(this.outboxOptions) as OutboxConfig<unknown>,
-      resolveMetrics(this.outboxOptions.metrics),
-    );
-    return this.hub;
   }
 }
 

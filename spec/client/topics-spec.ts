@@ -222,6 +222,18 @@ describe('OutboxClient topics in virtual time', () => {
       expect(failure).toMatchObject({ code: 'rate_limited', topic: 'room:b', message: 'Slow.' });
     });
 
+    it('should retry a subscribe answered unavailable, as the server asks', () => {
+      testScheduler.run(({ expectObservable }) => {
+        const { client, sockets } = setup();
+        const down = { type: 'error', topic: 'room:a', code: 'unavailable', message: 'Later.' };
+        at(1, () => sockets[0].receiveJson(down));
+        at(60, () => sockets[0].receiveJson(subscribed('room:a', 'e1', 5), pub('room:a', 6)));
+        at(99, () => client.close());
+        expectObservable(client.subscribe('room:a')).toBe('60ms a 38ms |', { a: 6 });
+        at(55, () => expect(sockets[0].sent).toEqual([subscribe('room:a'), subscribe('room:a')]));
+      });
+    });
+
     it('should complete when the server takes the client out of the topic', () => {
       testScheduler.run(({ expectObservable }) => {
         const { client, sockets } = setup();

@@ -232,6 +232,21 @@ describe('topics over real sockets', () => {
       expect(offsets()).toEqual([4, 5, 6, 7, 8, 9]);
     });
 
+    it('should answer a topic request over the connection rate naming its topic, and not follow it', async () => {
+      server = await new TopicServer({
+        operations: { rateLimit: { burst: 1, perSecond: 0.001 } },
+      }).start();
+      raw = await RawClient.open(server.url);
+      raw.send({ type: 'subscribe', topic: 'room:a' });
+      raw.send({ type: 'subscribe', topic: 'room:b' });
+      await raw.until(() => raw.lines.length === 2, 'two answers');
+
+      expect(raw.lines).toEqual([
+        expect.objectContaining({ type: 'error', topic: 'room:b', code: 'rate_limited' }),
+        expect.objectContaining({ type: 'subscribed', topic: 'room:a' }),
+      ]);
+    });
+
     it('should refuse a subscribe the application does not authorize, and a malformed one', async () => {
       server = await new TopicServer({
         topics: { authorize: (_socket, topic) => topic.startsWith('room:') },

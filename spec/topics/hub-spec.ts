@@ -88,6 +88,22 @@ describe('TopicHub', () => {
     expect(await metric('ws_outbox_topic_publications_total')).toBe(5);
   });
 
+  it('should cut a window of large publications into frames of at most 256 KiB of text', async () => {
+    const { scheduler, manager, connect } = setup({ compressAbove: false });
+    const socket = connect();
+    await manager.join(socket, 'room:a');
+    await settle(scheduler);
+
+    const text = 'x'.repeat(60_000);
+    for (let n = 1; n <= 10; n++) await manager.publish('room:a', { n, text });
+    await settle(scheduler);
+
+    const frames = socket.frames.slice(1).map((frame) => frame.data as string);
+    expect(frames.length).toBe(3);
+    expect(frames.every((frame) => frame.length <= 256 * 1024)).toBe(true);
+    expect(pubs(socket)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
   it('should serialize a publication once and gzip a window once, whatever the subscribers', async () => {
     let compressions = 0;
     const counting: GzipCompressor = (input, level) => {
@@ -330,6 +346,36 @@ describe('TopicHub', () => {
       ['subscribed', 'b', undefined],
       ['error', 'c', 'rate_limited'],
     ]);
+  });
+
+  it('should take the socket out of a topic when it refuses a request about it', async () => {
+    const { scheduler, manager, connect } = setup({}, { authorize: () => true });
+    const socket = connect();
+    const outbox = manager.outbox(socket)!;
+    manager.handleTopicRequest(outbox, { type: 'subscribe', topic: 'a' });
+    await settle(scheduler);
+
+    // Over the connection's rate: refused, naming the topic, and no longer followed.
+    manager.handleTopicRequest(outbox, { type: 'subscribe', topic: 'a' }, 'rate_limited');
+    await manager.publish('a', { n: 1 });
+    await settle(scheduler);
+
+    expect(lines(socket).map((line) => [line.type, line.topic, line.code])).toEqual([
+      ['subscribed', 'a', undefined],
+      ['error', 'a', 'rate_limited'],
+    ]);
+  });
+
+  it('should be validated at construction, and refuse to publish once closed', async () => {
+    expect(
+      () => new ConnectionManager({ heartbeat: false, topics: { maxSubscriptions: 0 } }),
+    ).toThrow(RangeError);
+    const { manager, connect } = setup();
+    const socket = connect();
+    await manager.closeAll();
+
+    await expect(manager.publish('room:a', 1)).rejects.toThrow('closed');
+    expect(await manager.join(socket, 'room:a')).toBe(false);
   });
 
   it('should refuse a publication that is not JSON or is too large', async () => {

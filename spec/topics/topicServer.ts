@@ -4,7 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import WebSocket, { WebSocketServer } from 'ws';
 import { ConnectionManager, Operations } from '../../src/index.js';
-import type { ConnectionManagerOptions, TopicStore, TopicsOptions } from '../../src/index.js';
+import type {
+  ConnectionManagerOptions,
+  OperationsOptions,
+  TopicStore,
+  TopicsOptions,
+} from '../../src/index.js';
 
 /** What a test server needs to be told. */
 export interface TopicServerOptions {
@@ -14,6 +19,8 @@ export interface TopicServerOptions {
   topics?: Omit<TopicsOptions, 'store'>;
   /** Outbox options (metrics go to the server's registry). */
   outbox?: ConnectionManagerOptions<unknown>['outbox'];
+  /** The operations' options (the rate limit, say), besides the metrics and topics. */
+  operations?: Omit<OperationsOptions, 'metrics' | 'topics'>;
   /** Topics every connection is joined to, from the request (a user's inbox). */
   joins?: (request: IncomingMessage) => string[];
 }
@@ -39,7 +46,11 @@ export class TopicServer {
       heartbeat: false,
       topics: { authorize: () => true, ...options.topics, store: options.store },
     });
-    const operations = new Operations({ metrics: this.registry, topics: this.manager });
+    const operations = new Operations({
+      ...options.operations,
+      metrics: this.registry,
+      topics: this.manager,
+    });
     this.wss = new WebSocketServer({ server: this.http });
     this.wss.on('connection', (ws, request) => {
       this.sockets.add(ws);

@@ -80,10 +80,10 @@ export interface OutboxClientOptions {
   /** Sees each frame that failed to gunzip and each NDJSON line that is not JSON; both skipped. */
   onDecodeError?: (error: unknown) => void;
   /**
-   * How a subscribe the server answered with `rate_limited` is retried: the backoff of
-   * {@link ReconnectOptions}, defaults `initialDelayMs` 1,000, `maxDelayMs` 30,000, `factor` 2,
-   * `jitter` 0.5 and `maxAttempts` 5 retries in a row, after which the topic's Observables
-   * error with a {@link TopicError} `rate_limited`.
+   * How a subscribe the server answered with `rate_limited` or `unavailable` (its topics' store
+   * out of reach) is retried: the backoff of {@link ReconnectOptions}, defaults `initialDelayMs`
+   * 1,000, `maxDelayMs` 30,000, `factor` 2, `jitter` 0.5 and `maxAttempts` 5 retries in a row,
+   * after which the topic's Observables error with a {@link TopicError} of that code.
    */
   subscribeRetry?: ReconnectOptions;
 }

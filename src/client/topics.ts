@@ -5,6 +5,8 @@ import type { Channel } from './channel.js';
 import { TopicError } from './errors.js';
 import { resumeValue } from './resume.js';
 
+/** Topic errors after which the client asks again, with a backoff. */
+const RETRIED_CODES: ReadonlySet<string> = new Set(['rate_limited', 'unavailable']);
 /** Where a client stands in a topic: the topic's epoch and the last offset the client has. */
 export interface TopicPosition {
   /** Opaque; the server changes it whenever the topic's history is lost. */
@@ -299,7 +301,8 @@ export class Topics {
       this.sweep(entry);
       return;
     }
-    if (code === 'rate_limited' && entry.retries < this.retry.maxAttempts) {
+    // Both say "later": too many requests now, or the server's topic store out of reach.
+    if (RETRIED_CODES.has(code) && entry.retries < this.retry.maxAttempts) {
       entry.synced = false;
       entry.retry.unsubscribe();
       const delay = backoffDelay(entry.retries++, this.retry);

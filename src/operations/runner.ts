@@ -46,8 +46,14 @@ export interface TopicRequestHandler {
   /**
    * @param outbox The connection's outbox, which tells the handler which connection it is.
    * @param message The client's `subscribe` or `unsubscribe`.
+   * @param refused Set when the request must be refused with this code (the connection sent
+   * frames faster than its rate allows): the handler answers it about its topic.
    */
-  handleTopicRequest(outbox: OperationsOutbox, message: ClientMessage): void;
+  handleTopicRequest(
+    outbox: OperationsOutbox,
+    message: ClientMessage,
+    refused?: 'rate_limited',
+  ): void;
 }
 
 /** Where a handler failure happened, for `onHandlerError`. */
@@ -153,14 +159,24 @@ export class OperationRunner<S = void> {
     const allowed = this.bucket?.take() ?? true;
     const parsed = parseClientFrame(frame, isBinary);
     const id = parsed.ok ? parsed.message.id : parsed.id;
-    if (!allowed) return this.reject(RejectionCode.RateLimited, RATE_LIMITED, id);
+    const { topics } = this.config;
+    const isTopicRequest =
+      parsed.ok && (parsed.message.type === 'subscribe' || parsed.message.type === 'unsubscribe');
+    if (!allowed) {
+      if (!isTopicRequest || topics === undefined) {
+        return this.reject(RejectionCode.RateLimited, RATE_LIMITED, id);
+      }
+      // The topics answer it, naming the topic, so that the client can tell which one.
+      this.config.metrics?.rejectedMessages.inc({ code: RejectionCode.RateLimited });
+      return topics.handleTopicRequest(this.outbox, parsed.message, RejectionCode.RateLimited);
+    }
     if (!parsed.ok) return this.reject(RejectionCode.BadRequest, parsed.reason, id);
     const { message } = parsed;
     if (message.type === 'cancel') return this.cancel(message);
-    if (message.type === 'subscribe' || message.type === 'unsubscribe') {
-      const { topics } = this.config;
-      if (topics === undefined)
+    if (isTopicRequest) {
+      if (topics === undefined) {
         return this.reject(RejectionCode.UnknownOperation, UNKNOWN_TYPE, id);
+      }
       return topics.handleTopicRequest(this.outbox, message);
     }
     const registration = this.config.registry.lookup(message.type);

@@ -88,6 +88,7 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
   private readonly maxPendingRequests: number;
   private readonly maxPublicationBytes: number;
   private readonly limits: SubscriptionLimits;
+  private closed = false;
 
   /**
    * @param options See {@link TopicsOptions}.
@@ -124,16 +125,17 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
    * @returns The offset it was given.
    */
   async publish(topic: string, data: unknown): Promise<number> {
-    const json = isRawJson(data) ? data.json : JSON.stringify(data);
-    if (typeof json !== 'string') {
-      throw new TypeError('publish: the data is not JSON-serializable');
-    }
-    if (Buffer.byteLength(json) > this.maxPublicationBytes) {
-      throw new RangeError(
-        `publish: the data is over the ${this.maxPublicationBytes} bytes a publication may take`,
-      );
-    }
     try {
+      if (this.closed) throw new Error('publish: the topics are closed');
+      const json = isRawJson(data) ? data.json : JSON.stringify(data);
+      if (typeof json !== 'string') {
+        throw new TypeError('publish: the data is not JSON-serializable');
+      }
+      if (Buffer.byteLength(json) > this.maxPublicationBytes) {
+        throw new RangeError(
+          `publish: the data is over the ${this.maxPublicationBytes} bytes a publication may take`,
+        );
+      }
       return (await this.store.append(topic, [json])).first;
     } catch (error) {
       this.metrics?.publishErrors.inc();
@@ -147,20 +149,23 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
    * @param positions By topic.
    */
   setResume(outbox: WsOutbox<unknown>, positions: Map<string, TopicPosition>): void {
-    this.connection(outbox).resume = positions;
+    if (!this.closed) this.connection(outbox).resume = positions;
   }
 
   /**
    * Joins a connection to a topic, resuming from the position its client handed over, if any.
-   * @returns Resolves once its `subscribed` is queued.
+   * @returns Resolves once its `subscribed` is queued: true, or false when the store could not
+   * be reached (its client got `unavailable`) or the connection is gone.
    */
-  join(outbox: WsOutbox<unknown>, topic: string): Promise<void> {
+  join(outbox: WsOutbox<unknown>, topic: string): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
     const connection = this.connection(outbox);
+    let joined = false;
     return this.enqueue(connection, async () => {
       const since = connection.resume?.get(topic);
       connection.resume?.delete(topic);
-      await this.subscribe(connection, topic, since, false);
-    });
+      joined = await this.subscribe(connection, topic, since, false);
+    }).then(() => joined);
   }
 
   /**
@@ -177,21 +182,29 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
   }
 
   /**
-   * Answers a client's `subscribe` or `unsubscribe`; a refusal is an `error` with the topic.
+   * Answers a client's `subscribe` or `unsubscribe`; a refusal is an `error` with the topic, and
+   * leaves the socket out of that topic, as the client then takes it to be.
    * @param outbox The connection's outbox.
    * @param request The client's message.
+   * @param refused Refuse it with this code (the connection is over its rate).
    */
-  request(outbox: WsOutbox<unknown>, request: TopicRequest): void {
+  request(outbox: WsOutbox<unknown>, request: TopicRequest, refused?: TopicErrorCode): void {
+    if (this.closed) return;
     const { topic } = request;
+    const named = typeof topic === 'string' ? topic : undefined;
     const since = request.since === undefined ? undefined : position(request.since);
     const connection = this.connection(outbox);
-    if (connection.pending >= this.maxPendingRequests) {
-      return refuse(outbox, typeof topic === 'string' ? topic : undefined, 'rate_limited');
+    const refusal =
+      refused ?? (connection.pending >= this.maxPendingRequests ? 'rate_limited' : undefined);
+    if (refusal !== undefined) {
+      if (named !== undefined) this.drop(connection, named);
+      return refuse(outbox, named, refusal);
     }
     void this.enqueue(connection, async () => {
       // In the queue too: every answer, a refusal included, comes in the order asked.
       if (!isTopicName(topic) || since === null) {
-        refuse(outbox, typeof topic === 'string' ? topic : undefined, 'bad_request');
+        if (named !== undefined) this.drop(connection, named);
+        refuse(outbox, named, 'bad_request');
       } else if (request.type === 'unsubscribe') {
         this.unsubscribe(connection, topic);
       } else {
@@ -212,53 +225,64 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
 
   /** Ends every subscription and live feed; closes the store if the hub made it. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     for (const outbox of [...this.connections.keys()]) this.disconnect(outbox);
     for (const topic of this.topics.values()) topic.close();
     this.topics.clear();
     if (this.ownsStore) await this.store.close();
   }
 
+  /** @returns Whether the socket follows the topic now. */
   private async subscribe(
     connection: ConnectionTopics,
     topic: string,
     since: TopicPosition | undefined,
     asked: boolean,
-  ): Promise<void> {
-    if (connection.closed) return;
+  ): Promise<boolean> {
+    if (connection.closed) return false;
     let subscription = connection.subscriptions.get(topic);
     if (subscription === undefined) {
       if (asked) {
         if (connection.subscriptions.size >= this.maxSubscriptions) {
-          return refuse(connection.outbox, topic, 'rate_limited');
+          refuse(connection.outbox, topic, 'rate_limited');
+          return false;
         }
         if (!(await this.authorized(connection.outbox.socket as S, topic))) {
-          return refuse(connection.outbox, topic, 'forbidden');
+          refuse(connection.outbox, topic, 'forbidden');
+          return false;
         }
-        if (connection.closed || connection.subscriptions.has(topic)) return;
+        if (connection.closed) return false;
       }
-      subscription = this.attach(connection, topic, !asked);
+      subscription = connection.subscriptions.get(topic) ?? this.attach(connection, topic);
     }
     try {
       await subscription.start(since);
+      return !subscription.ended;
     } catch {
       // The store cannot be reached: the socket is not subscribed.
-      connection.subscriptions.delete(topic);
-      this.detach(subscription);
+      this.drop(connection, topic);
       refuse(connection.outbox, topic, 'unavailable');
+      return false;
     }
+  }
+
+  /** Takes the socket out of a topic without a word (a refusal says it). */
+  private drop(connection: ConnectionTopics, topic: string): void {
+    const subscription = connection.subscriptions.get(topic);
+    if (subscription === undefined) return;
+    connection.subscriptions.delete(topic);
+    this.detach(subscription);
   }
 
   private unsubscribe(connection: ConnectionTopics, topic: string): boolean {
-    const subscription = connection.subscriptions.get(topic);
-    if (subscription !== undefined) {
-      connection.subscriptions.delete(topic);
-      this.detach(subscription);
-    }
+    const was = connection.subscriptions.has(topic);
+    this.drop(connection, topic);
     answer(connection.outbox, unsubscribedMessage(topic));
-    return subscription !== undefined;
+    return was;
   }
 
-  private attach(connection: ConnectionTopics, name: string, joined: boolean): TopicSubscription {
+  private attach(connection: ConnectionTopics, name: string): TopicSubscription {
     let topic = this.topics.get(name);
     if (topic === undefined) {
       topic = new LocalTopic(
@@ -270,7 +294,7 @@ export class TopicHub<S extends SendableSocket = SendableSocket> {
       );
       this.topics.set(name, topic);
     }
-    const subscription = new TopicSubscription(topic, connection.outbox, this.limits, joined);
+    const subscription = new TopicSubscription(topic, connection.outbox, this.limits);
     topic.subscribers.add(subscription);
     connection.subscriptions.set(name, subscription);
     this.metrics?.topicSubscriptions.inc();

@@ -163,8 +163,16 @@ export class LocalTopic {
 }
 
 /**
- * Each window's publications as frames: one per run of the current epoch. Lines of an epoch
- * that ended while they waited are left out: their subscribers were told the history was lost.
+ * The most text one shared frame carries. A window holds at most `maxBatch` publications of up
+ * to 64 KiB each: cut into frames of this size, one frame is gzipped inline by the default
+ * compressor, and no socket is handed a frame far over its byte budget.
+ */
+const MAX_FRAME_CHARACTERS = 256 * 1024;
+
+/**
+ * Each window's publications as frames: one per run of the current epoch, cut at
+ * {@link MAX_FRAME_CHARACTERS}. Lines of an epoch that ended while they waited are left out:
+ * their subscribers were told the history was lost.
  */
 function toFrames(
   currentEpoch: () => string | undefined,
@@ -174,17 +182,30 @@ function toFrames(
       source.subscribe({
         next: (batch) => {
           const epoch = currentEpoch();
-          const current = batch.filter((publication) => publication.epoch === epoch);
-          if (current.length === 0 || epoch === undefined) return;
-          const lines = current.map((publication) => publication.line);
-          subscriber.next({
-            epoch,
-            first: current[0].offset,
-            last: current[current.length - 1].offset,
-            lines,
-            data: lines.join('\n'),
-            compressed: false,
-          });
+          if (epoch === undefined) return;
+          let run: Publication[] = [];
+          let characters = 0;
+          const emit = () => {
+            if (run.length === 0) return;
+            const lines = run.map((publication) => publication.line);
+            subscriber.next({
+              epoch,
+              first: run[0].offset,
+              last: run[run.length - 1].offset,
+              lines,
+              data: lines.join('\n'),
+              compressed: false,
+            });
+            run = [];
+            characters = 0;
+          };
+          for (const publication of batch) {
+            if (publication.epoch !== epoch) continue;
+            if (characters + publication.line.length > MAX_FRAME_CHARACTERS) emit();
+            run.push(publication);
+            characters += publication.line.length + 1;
+          }
+          emit();
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),

@@ -66,13 +66,11 @@ export class TopicSubscription implements TopicSubscriber {
    * @param topic The topic, as this node follows it.
    * @param outbox The socket's outbox.
    * @param limits The hub's replay limits and metrics.
-   * @param joined Whether the server joined the socket to it (no authorization to resubscribe).
    */
   constructor(
     readonly topic: LocalTopic,
     private readonly outbox: WsOutbox<unknown>,
     private readonly limits: SubscriptionLimits,
-    readonly joined: boolean,
   ) {}
 
   /** Whether the subscription has ended (unsubscribed, left, or its socket gone). */
