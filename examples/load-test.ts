@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import { decodeFrame } from '../src/index.js';
 
 /**
- * The seed's load test against the demo: 1000 `chat.message` sent as fast as the socket takes
+ * The original design's load test against the demo: 1000 `chat.message` sent as fast as the socket takes
  * them, then every reply awaited and checked.
  *
  *   npm run load-test -- ws://127.0.0.1:8080/ws

@@ -30,8 +30,8 @@ export function bucketBounds(text: string, histogram: string): string[] {
 }
 
 /**
- * Asserts the seed's five metrics are in `text` with their types, and the two histograms with
- * the seed's buckets exactly (literal here, not imported from src/, so a changed constant fails).
+ * Asserts the original design's five metrics are in `text` with their types, and the two histograms with
+ * the original design's buckets exactly (literal here, not imported from src/, so a changed constant fails).
  */
 export function expectSeedMetrics(text: string): void {
   expect(text).toContain('# TYPE ws_outbox_queue_size gauge');
