@@ -1,0 +1,143 @@
+/**
+ * Client child of `bench/fanout.ts`: every subscriber socket of one arm, in one process. Opens
+ * `topics × subscribers` connections (`?topic=<index>`, each socket in one topic), waits until
+ * each is in its topic, then records every publication: per socket, that its seq only increases
+ * and how many of the measured window it got; for all, the publish-to-receive latency.
+ *
+ *   argv: <arm> <url> <topics> <subscribers per topic>
+ *
+ * The clients are what users of each arm run: `ws` with `JSON.parse` for the naive loop,
+ * socket.io-client for socket.io, and `OutboxClient` (`ws-outbox/client`, `listen(topic)`) for
+ * ws-outbox.
+ */
+import { filter, firstValueFrom } from 'rxjs';
+import { io } from 'socket.io-client';
+import WebSocket from 'ws';
+import { OutboxClient } from '../../src/client/index.js';
+import { toParent } from './child.js';
+import { topicName } from './fanoutProtocol.js';
+import type { FanoutArm, FanoutClientResult, FanoutData } from './fanoutProtocol.js';
+import { epochMs, percentileSorted } from './stats.js';
+
+const [armArg, url, topicsArg, subscribersArg] = process.argv.slice(2);
+const arm = armArg as FanoutArm;
+const TOPICS = Number(topicsArg);
+const SUBSCRIBERS = Number(subscribersArg);
+const SOCKETS = TOPICS * SUBSCRIBERS;
+/** Connections opened at once. */
+const AT_ONCE = 100;
+
+const lastSeq = new Float64Array(SOCKETS).fill(-1);
+const counts = new Uint32Array(SOCKETS);
+let latencies = new Float64Array(1 << 20);
+let delivered = 0;
+let outOfOrder = 0;
+let cpuStart: NodeJS.CpuUsage | undefined;
+let expected: number[] | undefined;
+let expectedTotal = Infinity;
+let reported = false;
+
+function record(socket: number, data: FanoutData, receivedAt: number): void {
+  if (data.seq <= lastSeq[socket]) outOfOrder++;
+  lastSeq[socket] = data.seq;
+  if (data.m !== 1) return;
+  cpuStart ??= process.cpuUsage();
+  counts[socket]++;
+  if (delivered === latencies.length) {
+    const grown = new Float64Array(latencies.length * 2);
+    grown.set(latencies);
+    latencies = grown;
+  }
+  latencies[delivered++] = receivedAt - data.ts;
+  if (delivered >= expectedTotal) void report();
+}
+
+async function report(): Promise<void> {
+  if (reported) return;
+  reported = true;
+  const cpu = cpuStart === undefined ? 0 : process.cpuUsage(cpuStart);
+  const sorted = latencies.subarray(0, delivered).sort();
+  let socketsShort = 0;
+  for (let socket = 0; socket < SOCKETS; socket++) {
+    if (counts[socket] < (expected?.[socket % TOPICS] ?? 0)) socketsShort++;
+  }
+  const result: FanoutClientResult = {
+    type: 'delivered',
+    delivered,
+    expected: expectedTotal,
+    socketsShort,
+    outOfOrder,
+    p50: percentileSorted(sorted, 50),
+    p99: percentileSorted(sorted, 99),
+    max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
+    cpuSeconds: cpu === 0 ? 0 : (cpu.user + cpu.system) / 1e6,
+  };
+  await toParent(result);
+}
+
+/** Opens socket `index`; resolves once it is in its topic. */
+function open(index: number): Promise<void> {
+  // Socket i is in topic i % TOPICS, as `report` counts it.
+  const topic = index % TOPICS;
+  const target = `${url}/?topic=${topic}`;
+  if (arm === 'naive') {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(target, { perMessageDeflate: false });
+      ws.on('message', (data: Buffer) => {
+        const receivedAt = epochMs();
+        if (data[0] === 0x23 /* '#': '#joined' */) resolve();
+        else record(index, JSON.parse(data.toString()) as FanoutData, receivedAt);
+      });
+      ws.once('error', reject);
+    });
+  }
+  if (arm === 'socket.io') {
+    return new Promise((resolve, reject) => {
+      const socket = io(url, {
+        query: { topic: String(topic) },
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+      });
+      socket.once('joined', () => resolve());
+      socket.on('pub', (data: FanoutData) => record(index, data, epochMs()));
+      socket.once('connect_error', reject);
+    });
+  }
+  const client = new OutboxClient(target, { WebSocket, reconnect: false });
+  const name = topicName(topic);
+  const joined = firstValueFrom(
+    client.messages$.pipe(
+      filter((message) => message.type === 'subscribed' && message.topic === name),
+    ),
+  );
+  client.listen<FanoutData>(name).subscribe((data) => record(index, data, epochMs()));
+  return joined.then(() => undefined);
+}
+
+async function main(): Promise<void> {
+  for (let first = 0; first < SOCKETS; first += AT_ONCE) {
+    const batch = Math.min(AT_ONCE, SOCKETS - first);
+    await Promise.all(Array.from({ length: batch }, (_, k) => open(first + k)));
+  }
+  await toParent({ type: 'connected', sockets: SOCKETS });
+}
+
+process.on('message', (raw) => {
+  const message = raw as { type: string; perTopic?: number[] };
+  if (message.type === 'expect') {
+    expected = message.perTopic!;
+    expectedTotal = expected.reduce((sum, n) => sum + n, 0) * SUBSCRIBERS;
+    if (delivered >= expectedTotal) void report();
+  } else if (message.type === 'report') {
+    // The parent's deadline: report what came (nothing, if reported already).
+    void report();
+  } else if (message.type === 'exit') {
+    process.exit(0);
+  }
+});
+
+main().catch((error: unknown) => {
+  console.error(`fan-out client (${arm}):`, error);
+  process.exit(1);
+});
