@@ -19,6 +19,10 @@
  *   RESUME_REPS 100  repetitions of the resume measurement (RESUME=0 skips it);
  *   RESUME_MISSED 1000 publications missed each time.
  *   CPU_PROF_DIR     write a V8 CPU profile of every fan-out server child there.
+ *   CLIENT           ws-outbox's subscribers: `raw` (default: `ws`, frames decoded and offsets
+ *                    checked as `OutboxClient` does) or `outbox` (one `OutboxClient` each).
+ *   LIBRARY          `sources` to run the library's TypeScript through tsx in the children;
+ *                    by default they load it compiled by esbuild, as users run it compiled.
  *
  * Prints Markdown: a table per scenario, the targets, and the resume latencies.
  */
@@ -26,6 +30,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startChild } from './lib/child.js';
 import type { Child } from './lib/child.js';
+import { compileLibrary, LIBRARY_ENV } from './lib/fanoutLibrary.js';
 import { FANOUT_ARMS, FANOUT_LABELS } from './lib/fanoutProtocol.js';
 import type {
   FanoutArm,
@@ -183,6 +188,8 @@ const loadNow = () =>
     .join(' ');
 
 async function main(): Promise<void> {
+  // The children load the library compiled, as users run it (see fanoutLibrary.ts).
+  if (process.env.LIBRARY !== 'sources') process.env[LIBRARY_ENV] = await compileLibrary();
   const results = new Map<Scenario, Map<FanoutArm, Run[]>>();
   for (const scenario of SELECTED_SCENARIOS) {
     const runs = new Map<FanoutArm, Run[]>(ARMS.map((arm) => [arm, []]));
@@ -221,7 +228,13 @@ function report(results: Map<Scenario, Map<FanoutArm, Run[]>>, resumed?: Resumed
     `\nWindows of ${DURATION_MS / 1000} s after ${WARMUP_MS / 1000} s of warm-up, publisher timer ` +
       `${TICK_MS} ms, ${ROUNDS} round${ROUNDS === 1 ? '' : 's'}, arms rotated, medians. ` +
       `${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}, node ${process.version}, ` +
-      `load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadNow()} at end.`,
+      `load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadNow()} at end. ` +
+      (process.env.LIBRARY === 'sources'
+        ? 'The library run from its TypeScript sources through tsx (LIBRARY=sources).'
+        : 'The library compiled to JavaScript (esbuild, no keepNames), as users run it.') +
+      (process.env.CLIENT === 'outbox'
+        ? ' ws-outbox subscribers: one `OutboxClient` each.'
+        : ' ws-outbox subscribers: bare `ws`, frames decoded and offsets checked.'),
   );
   const targets: Array<[string, number, string, boolean]> = [];
   for (const [scenario, runs] of results) {

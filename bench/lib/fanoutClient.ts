@@ -8,13 +8,16 @@
  *
  * The clients are what users of each arm run: `ws` with `JSON.parse` for the naive loop,
  * socket.io-client for socket.io, and `OutboxClient` (`ws-outbox/client`, `listen(topic)`) for
- * ws-outbox.
+ * ws-outbox, or (the default, `CLIENT=raw`) bare `ws` decoding its frames and checking offsets
+ * the way `OutboxClient` does, so that the client process, which holds hundreds of sockets, is as
+ * cheap as the naive arm's and does not itself add latency.
  */
+import { gunzipSync } from 'node:zlib';
 import { filter, firstValueFrom } from 'rxjs';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
-import { OutboxClient } from '../../src/client/index.js';
 import { toParent } from './child.js';
+import { clientLibrary } from './fanoutLibrary.js';
 import { topicName } from './fanoutProtocol.js';
 import type { FanoutArm, FanoutClientResult, FanoutData } from './fanoutProtocol.js';
 import { epochMs, percentileSorted } from './stats.js';
@@ -24,6 +27,15 @@ const arm = armArg as FanoutArm;
 const TOPICS = Number(topicsArg);
 const SUBSCRIBERS = Number(subscribersArg);
 const SOCKETS = TOPICS * SUBSCRIBERS;
+const { OutboxClient } = clientLibrary();
+/**
+ * ws-outbox's client: `raw` (default) decodes frames as `OutboxClient` does, and checks offsets
+ * as it does, with nothing else (the naive arm's client is as bare); `outbox` runs one
+ * `OutboxClient` per socket.
+ */
+const CLIENT = process.env.CLIENT ?? 'raw';
+if (CLIENT !== 'raw' && CLIENT !== 'outbox')
+  throw new Error(`CLIENT is raw or outbox, not ${CLIENT}`);
 /** Connections opened at once. */
 const AT_ONCE = 100;
 
@@ -32,6 +44,8 @@ const counts = new Uint32Array(SOCKETS);
 let latencies = new Float64Array(1 << 20);
 let delivered = 0;
 let outOfOrder = 0;
+/** ws-outbox, raw client: a `pub` whose offset is not the last one's + 1. */
+let offsetErrors = 0;
 let cpuStart: NodeJS.CpuUsage | undefined;
 let expected: number[] | undefined;
 let expectedTotal = Infinity;
@@ -66,7 +80,7 @@ async function report(): Promise<void> {
     delivered,
     expected: expectedTotal,
     socketsShort,
-    outOfOrder,
+    outOfOrder: outOfOrder + offsetErrors,
     p50: percentileSorted(sorted, 50),
     p99: percentileSorted(sorted, 99),
     max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
@@ -104,8 +118,32 @@ function open(index: number): Promise<void> {
       socket.once('connect_error', reject);
     });
   }
-  const client = new OutboxClient(target, { WebSocket, reconnect: false });
   const name = topicName(topic);
+  if (CLIENT === 'raw') {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(target, { perMessageDeflate: false });
+      let lastOffset = -1;
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        const receivedAt = epochMs();
+        // A binary frame is gzipped NDJSON (none are, at these sizes: frames stay under 10 kB).
+        const text = (isBinary ? gunzipSync(data) : data).toString();
+        for (const line of text.split('\n')) {
+          const message = JSON.parse(line) as { type: string; offset: number; data: FanoutData };
+          if (message.type === 'subscribed') {
+            lastOffset = message.offset;
+            resolve();
+          } else if (message.type === 'pub') {
+            // What the client library checks: offsets follow each other, no duplicate, no hole.
+            if (message.offset !== lastOffset + 1) offsetErrors++;
+            lastOffset = message.offset;
+            record(index, message.data, receivedAt);
+          }
+        }
+      });
+      ws.once('error', reject);
+    });
+  }
+  const client = new OutboxClient(target, { WebSocket, reconnect: false });
   const joined = firstValueFrom(
     client.messages$.pipe(
       filter((message) => message.type === 'subscribed' && message.topic === name),

@@ -9,13 +9,14 @@
  */
 import { filter, firstValueFrom } from 'rxjs';
 import WebSocket from 'ws';
-import { OutboxClient } from '../../src/client/index.js';
 import { toParent } from './child.js';
+import { clientLibrary } from './fanoutLibrary.js';
 import type { ResumeResult } from './fanoutProtocol.js';
 import { epochMs } from './stats.js';
 
 const [url, topic, repetitionsArg] = process.argv.slice(2);
 const REPETITIONS = Number(repetitionsArg);
+const { OutboxClient } = clientLibrary();
 
 /** The `go`s of the parent not yet taken, and the URL function waiting for the next one. */
 let goes: Array<{ n: number }> = [];

@@ -10,12 +10,13 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { ConnectionManager, MemoryTopicStore, Operations } from '../../src/index.js';
 import { toParent } from './child.js';
+import { serverLibrary } from './fanoutLibrary.js';
 import { FANOUT_TEXT } from './fanoutProtocol.js';
 
 const [topic, missedArg] = process.argv.slice(2);
 const MISSED = Number(missedArg);
+const { ConnectionManager, MemoryTopicStore, Operations } = serverLibrary();
 
 async function main(): Promise<void> {
   // The default history holds 1,000 publications; more missed would be answered `too_old`.

@@ -18,9 +18,9 @@ import { Server as IoServer } from 'socket.io';
 import type { Socket as IoSocket } from 'socket.io';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { ConnectionManager } from '../../src/index.js';
 import { fromParent, toParent } from './child.js';
 import type { IpcMessage } from './child.js';
+import { serverLibrary } from './fanoutLibrary.js';
 import { FANOUT_ARMS, FANOUT_TEXT, topicName } from './fanoutProtocol.js';
 import type { FanoutArm, FanoutData, FanoutServerResult, Published } from './fanoutProtocol.js';
 import { cpuSecondsSince, epochMs } from './stats.js';
@@ -30,6 +30,7 @@ if (!FANOUT_ARMS.includes(armArg as FanoutArm)) throw new Error(`unknown arm ${a
 const arm = armArg as FanoutArm;
 const TOPICS = Number(topicsArg);
 const RATE = Number(rateArg);
+const { ConnectionManager } = serverLibrary();
 
 /** How an arm puts sockets in topics and publishes to them. */
 interface Fanout {
