@@ -59,7 +59,7 @@ export interface FanoutServerResult extends IpcMessage {
   publishSeconds: number;
   /** The largest delay of a publishing tick behind its schedule, ms: the server falling behind. */
   maxTickLagMs: number;
-  /** ws-outbox only: counters read from its metrics (frames built and sent, drops, gaps). */
+  /** ws-outbox only: its metrics' counters over the measured window (frames, drops, gaps). */
   counters?: Record<string, number>;
 }
 
@@ -84,6 +84,8 @@ export interface ResumeResult extends IpcMessage {
   type: 'resumed';
   /** ms from the reconnect's start (after the backoff) to the last missed publication received. */
   latencies: number[];
+  /** ms from the reconnect's start to the server's `subscribed` (connected, and resubscribed). */
+  answered: number[];
   /** Repetitions where the publications after the reconnect were not exactly the missed ones. */
   wrong: number;
   /** `recovered: false` seen (there should be none). */

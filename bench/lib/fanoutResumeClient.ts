@@ -46,6 +46,8 @@ let connections = 0;
 let current: { start: number; target: number } | undefined;
 let expectedNext = 1;
 const latencies: number[] = [];
+/** Per repetition: ms from the reconnect's start to the server's `subscribed` answer. */
+const answered: number[] = [];
 let wrong = 0;
 let notRecovered = 0;
 
@@ -64,7 +66,7 @@ function received({ n }: { n: number }): void {
   current = undefined;
   void toParent({ type: 'repetition', done: latencies.length });
   if (latencies.length === REPETITIONS) {
-    const result: ResumeResult = { type: 'resumed', latencies, wrong, notRecovered };
+    const result: ResumeResult = { type: 'resumed', latencies, answered, wrong, notRecovered };
     void toParent(result);
   }
 }
@@ -76,6 +78,11 @@ async function main(): Promise<void> {
     reconnect: { initialDelayMs: 5, maxDelayMs: 5 },
   });
   client.recoveries$.subscribe(() => notRecovered++);
+  client.messages$
+    .pipe(filter((message) => message.type === 'subscribed' && message.recovered !== undefined))
+    .subscribe(() => {
+      if (current !== undefined) answered.push(epochMs() - current.start);
+    });
   const subscribed = firstValueFrom(
     client.messages$.pipe(filter((message) => message.type === 'subscribed')),
   );

@@ -126,7 +126,9 @@ function wsOutbox(): Promise<Fanout> {
   });
 }
 
-/** The ws-outbox counters reported (over the whole run, warm-up included). */
+/** The ws-outbox counters reported, over the measured window. */
+let countersAtStart: Record<string, number> | undefined;
+
 const COUNTERS = [
   'ws_outbox_topic_publications_total',
   'ws_outbox_topic_frames_total',
@@ -169,6 +171,8 @@ function publishAll(
       }
       for (; published < due; published++) {
         if (published === warmup) {
+          // Read within a microtask, before any of the window's publications is fanned out.
+          void fanout.counters?.().then((counters) => (countersAtStart = counters));
           cpuStart = process.cpuUsage();
           windowStart = performance.now();
         }
@@ -189,6 +193,16 @@ function publishAll(
     };
     setTimeout(tick, tickMs);
   });
+}
+
+function difference(
+  end: Record<string, number> | undefined,
+  start: Record<string, number> | undefined,
+): Record<string, number> | undefined {
+  if (end === undefined) return undefined;
+  return Object.fromEntries(
+    Object.entries(end).map(([name, n]) => [name, n - (start?.[name] ?? 0)]),
+  );
 }
 
 async function main(): Promise<void> {
@@ -213,7 +227,7 @@ async function main(): Promise<void> {
     systemSeconds,
     publishSeconds,
     maxTickLagMs,
-    counters: await fanout.counters?.(),
+    counters: difference(await fanout.counters?.(), countersAtStart),
   };
   await toParent(result);
   await exit;
