@@ -14,7 +14,7 @@
  *                    TOPIC_RATE publications/s per topic.
  *   SUBSCRIBERS 500, RATE 400, TOPICS 10, TOPIC_SUBSCRIBERS 100, TOPIC_RATE 40
  *   DURATION_S 10    the measured window; WARMUP_S 3 of publishing before it, no pause between.
- *   ROUNDS 3, ARMS naive,socket.io,ws-outbox, TICK_MS 10 (the publisher's timer)
+ *   ROUNDS 3, ARMS naive,socket.io,ws-outbox, TICK_MS 5 (the publisher's timer)
  *   DRAIN_MS 15000   how long after the window the client may take to receive everything.
  *   RESUME_REPS 100  repetitions of the resume measurement (RESUME=0 skips it);
  *   RESUME_MISSED 1000 publications missed each time.
@@ -70,7 +70,7 @@ const ARMS: FanoutArm[] = process.env.ARMS
 const DURATION_MS = envInt('DURATION_S', 10) * 1000;
 const WARMUP_MS = envInt('WARMUP_S', 3) * 1000;
 const ROUNDS = envInt('ROUNDS', 3);
-const TICK_MS = envInt('TICK_MS', 10);
+const TICK_MS = envInt('TICK_MS', 5);
 const DRAIN_MS = envInt('DRAIN_MS', 15_000);
 const RESUME = process.env.RESUME !== '0';
 const RESUME_REPS = envInt('RESUME_REPS', 100);
@@ -263,7 +263,7 @@ function report(results: Map<Scenario, Map<FanoutArm, Run[]>>, resumed?: Resumed
             2,
           ),
           `${fmt(Math.min(...perDelivery), 2)}–${fmt(Math.max(...perDelivery), 2)}`,
-          `${Math.round(m(arm, (r) => r.server.cpuSeconds / (DURATION_MS / 1000)) * 100)} %`,
+          `${Math.round(m(arm, (r) => r.server.cpuSeconds / r.server.windowSeconds) * 100)} %`,
           fmt(m(arm, (r) => r.client.p50)),
           fmt(m(arm, (r) => r.client.p99)),
           fmt(m(arm, (r) => r.client.max)),
@@ -271,7 +271,7 @@ function report(results: Map<Scenario, Map<FanoutArm, Run[]>>, resumed?: Resumed
           fmtInt(Math.max(...armRuns.map((r) => r.client.socketsShort))),
           fmtInt(Math.max(...armRuns.map((r) => r.client.outOfOrder))),
           fmt(Math.max(...armRuns.map((r) => r.server.maxTickLagMs))),
-          `${Math.round(m(arm, (r) => r.client.cpuSeconds / (DURATION_MS / 1000)) * 100)} %`,
+          `${Math.round(m(arm, (r) => r.client.cpuSeconds / r.client.receiveSeconds) * 100)} %`,
           '',
         ]
           .join(' | ')

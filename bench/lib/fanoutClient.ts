@@ -47,6 +47,7 @@ let outOfOrder = 0;
 /** ws-outbox, raw client: a `pub` whose offset is not the last one's + 1. */
 let offsetErrors = 0;
 let cpuStart: NodeJS.CpuUsage | undefined;
+let firstReceive = 0;
 let expected: number[] | undefined;
 let expectedTotal = Infinity;
 let reported = false;
@@ -55,7 +56,10 @@ function record(socket: number, data: FanoutData, receivedAt: number): void {
   if (data.seq <= lastSeq[socket]) outOfOrder++;
   lastSeq[socket] = data.seq;
   if (data.m !== 1) return;
-  cpuStart ??= process.cpuUsage();
+  if (cpuStart === undefined) {
+    cpuStart = process.cpuUsage();
+    firstReceive = receivedAt;
+  }
   counts[socket]++;
   if (delivered === latencies.length) {
     const grown = new Float64Array(latencies.length * 2);
@@ -85,6 +89,7 @@ async function report(): Promise<void> {
     p99: percentileSorted(sorted, 99),
     max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
     cpuSeconds: cpu === 0 ? 0 : (cpu.user + cpu.system) / 1e6,
+    receiveSeconds: (epochMs() - firstReceive) / 1000,
   };
   await toParent(result);
 }

@@ -18,7 +18,7 @@ export const FANOUT_LABELS: Record<FanoutArm, string> = {
 export interface FanoutData {
   /** Per topic, from 0, no holes. */
   seq: number;
-  /** Epoch ms when it was published (`performance.timeOrigin + performance.now()`). */
+  /** Epoch ms when it was due to be published (`performance.timeOrigin`-based, as `epochMs()`). */
   ts: number;
   /** 1 in the measured window, 0 in the warm-up. */
   m: 0 | 1;
@@ -55,6 +55,8 @@ export interface FanoutServerResult extends IpcMessage {
   /** User + system CPU of the server process, from the first measured publication to `stop`. */
   cpuSeconds: number;
   systemSeconds: number;
+  /** Wall time of the CPU reading, s: from the window's first publication to `stop`. */
+  windowSeconds: number;
   /** Wall time of the measured publishing, s. */
   publishSeconds: number;
   /** The largest delay of a publishing tick behind its schedule, ms: the server falling behind. */
@@ -75,8 +77,10 @@ export interface FanoutClientResult extends IpcMessage {
   p50: number;
   p99: number;
   max: number;
-  /** The client process's CPU over the window, s. */
+  /** The client process's CPU from the window's first publication received to the report, s. */
   cpuSeconds: number;
+  /** From the window's first publication received to the report, s. */
+  receiveSeconds: number;
 }
 
 /** The resume client's report: one latency per repetition. */

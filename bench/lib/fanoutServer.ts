@@ -7,6 +7,8 @@
  *
  * On the parent's `start`, it publishes to every topic at `ratePerTopic` a second, paced by a
  * timer from elapsed time: a warm-up, then the measured window, without a pause between them.
+ * Each publication carries the time it was due (`ts`, epoch ms), so the latency the client
+ * measures includes any delay of the publisher behind its schedule.
  * CPU is read from the first publication of the window to the parent's `stop`, which comes once
  * the client has received everything (so the flushing of every socket is counted).
  */
@@ -23,7 +25,7 @@ import type { IpcMessage } from './child.js';
 import { serverLibrary } from './fanoutLibrary.js';
 import { FANOUT_ARMS, FANOUT_TEXT, topicName } from './fanoutProtocol.js';
 import type { FanoutArm, FanoutData, FanoutServerResult, Published } from './fanoutProtocol.js';
-import { cpuSecondsSince, epochMs } from './stats.js';
+import { cpuSecondsSince } from './stats.js';
 
 const [armArg, topicsArg, rateArg] = process.argv.slice(2);
 if (!FANOUT_ARMS.includes(armArg as FanoutArm)) throw new Error(`unknown arm ${armArg}`);
@@ -153,12 +155,18 @@ interface Start extends IpcMessage {
 function publishAll(
   fanout: Fanout,
   { warmupMs, durationMs, tickMs }: Start,
-): Promise<{ cpuStart: NodeJS.CpuUsage; publishSeconds: number; maxTickLagMs: number }> {
+): Promise<{
+  cpuStart: NodeJS.CpuUsage;
+  windowStart: number;
+  publishSeconds: number;
+  maxTickLagMs: number;
+}> {
   const warmup = Math.floor((warmupMs / 1000) * RATE);
   const total = warmup + Math.floor((durationMs / 1000) * RATE);
   const periodMs = 1000 / RATE;
   return new Promise((resolve) => {
     const t0 = performance.now();
+    const epochT0 = performance.timeOrigin + t0;
     let published = 0;
     let cpuStart: NodeJS.CpuUsage | undefined;
     let windowStart = 0;
@@ -178,7 +186,9 @@ function publishAll(
         }
         const m = published >= warmup ? 1 : 0;
         for (let topic = 0; topic < TOPICS; topic++) {
-          fanout.publish(topic, { seq: published, ts: epochMs(), m, text: FANOUT_TEXT });
+          // Stamped with when it was due: a server behind its schedule shows it in the latency.
+          const ts = epochT0 + (published + 1) * periodMs;
+          fanout.publish(topic, { seq: published, ts, m, text: FANOUT_TEXT });
         }
       }
       if (published < total) {
@@ -187,6 +197,7 @@ function publishAll(
       }
       resolve({
         cpuStart: cpuStart!,
+        windowStart,
         publishSeconds: (performance.now() - windowStart) / 1000,
         maxTickLagMs,
       });
@@ -211,7 +222,7 @@ async function main(): Promise<void> {
   const stop = fromParent('stop');
   await toParent({ type: 'listening', port: fanout.port });
   const start = await fromParent<Start>('start');
-  const { cpuStart, publishSeconds, maxTickLagMs } = await publishAll(fanout, start);
+  const { cpuStart, windowStart, publishSeconds, maxTickLagMs } = await publishAll(fanout, start);
   const measured = Math.floor((start.durationMs / 1000) * RATE);
   const published: Published = {
     type: 'published',
@@ -220,10 +231,12 @@ async function main(): Promise<void> {
   await toParent(published);
   await stop;
   const cpuSeconds = cpuSecondsSince(cpuStart);
+  const windowSeconds = (performance.now() - windowStart) / 1000;
   const systemSeconds = process.cpuUsage(cpuStart).system / 1e6;
   const result: FanoutServerResult = {
     type: 'result',
     cpuSeconds,
+    windowSeconds,
     systemSeconds,
     publishSeconds,
     maxTickLagMs,
