@@ -19,6 +19,8 @@
  *   RESUME_REPS 100  repetitions of the resume measurement (RESUME=0 skips it);
  *   RESUME_MISSED 1000 publications missed each time.
  *   CPU_PROF_DIR     write a V8 CPU profile of every fan-out server child there.
+ *   OUTBOX_OPTIONS   JSON merged into ws-outbox's outbox options (e.g. '{"coalesceMs":10}'), to
+ *                    test a hypothesis; the header says when it is set.
  *   CLIENT           ws-outbox's subscribers: `raw` (default: `ws`, frames decoded and offsets
  *                    checked as `OutboxClient` does) or `outbox` (one `OutboxClient` each).
  *   LIBRARY          `sources` to run the library's TypeScript through tsx in the children;
@@ -233,6 +235,7 @@ function report(results: Map<Scenario, Map<FanoutArm, Run[]>>, resumed?: Resumed
       (process.env.LIBRARY === 'sources'
         ? 'The library run from its TypeScript sources through tsx (LIBRARY=sources).'
         : 'The library compiled to JavaScript (esbuild, no keepNames), as users run it.') +
+      (process.env.OUTBOX_OPTIONS ? ` OUTBOX_OPTIONS=${process.env.OUTBOX_OPTIONS}.` : '') +
       (process.env.CLIENT === 'outbox'
         ? ' ws-outbox subscribers: one `OutboxClient` each.'
         : ' ws-outbox subscribers: bare `ws`, frames decoded and offsets checked.'),

@@ -17,12 +17,14 @@ import { FANOUT_TEXT } from './fanoutProtocol.js';
 const [topic, missedArg] = process.argv.slice(2);
 const MISSED = Number(missedArg);
 const { ConnectionManager, MemoryTopicStore, Operations } = serverLibrary();
+/** Diagnosis only: options merged into the outboxes' (the reported figures use none). */
+const OUTBOX_OPTIONS = JSON.parse(process.env.OUTBOX_OPTIONS ?? '{}') as object;
 
 async function main(): Promise<void> {
   // The default history holds 1,000 publications; more missed would be answered `too_old`.
   const store = new MemoryTopicStore({ maxPublications: Math.max(1_000, MISSED) });
   const manager = new ConnectionManager({
-    outbox: { metrics: new Registry() },
+    outbox: { ...OUTBOX_OPTIONS, metrics: new Registry() },
     topics: { store, authorize: () => true },
   });
   const operations = new Operations({ topics: manager });

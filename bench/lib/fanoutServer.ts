@@ -33,6 +33,8 @@ const arm = armArg as FanoutArm;
 const TOPICS = Number(topicsArg);
 const RATE = Number(rateArg);
 const { ConnectionManager } = serverLibrary();
+/** Diagnosis only: options merged into the outboxes' (the reported figures use none). */
+const OUTBOX_OPTIONS = JSON.parse(process.env.OUTBOX_OPTIONS ?? '{}') as object;
 
 /** How an arm puts sockets in topics and publishes to them. */
 interface Fanout {
@@ -103,7 +105,7 @@ function wsOutbox(): Promise<Fanout> {
   return listen(http, () => {
     const registry = new Registry();
     // The defaults a user gets, with metrics in a registry of our own (to read them at the end).
-    const manager = new ConnectionManager({ outbox: { metrics: registry } });
+    const manager = new ConnectionManager({ outbox: { ...OUTBOX_OPTIONS, metrics: registry } });
     const wss = new WebSocketServer({ server: http });
     wss.on('connection', (ws, request) => {
       manager.connect(ws, { request });
