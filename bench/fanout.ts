@@ -9,7 +9,7 @@
  *   DURATION_S=2 WARMUP_S=1 ROUNDS=1 RESUME_REPS=20 npm run bench:fanout   # a quick check
  *
  * Environment (every number a positive integer):
- *   SCENARIOS        one,ten (default both): `one` is 1 topic × SUBSCRIBERS sockets × RATE
+ *   SCENARIOS        one,ten (default both; empty for the resume part alone): `one` is 1 topic × SUBSCRIBERS sockets × RATE
  *                    publications/s; `ten` is TOPICS topics × TOPIC_SUBSCRIBERS sockets each ×
  *                    TOPIC_RATE publications/s per topic.
  *   SUBSCRIBERS 500, RATE 400, TOPICS 10, TOPIC_SUBSCRIBERS 100, TOPIC_RATE 40
@@ -58,11 +58,14 @@ const SCENARIOS: Record<string, Scenario> = {
     ratePerTopic: envInt('TOPIC_RATE', 40),
   },
 };
-const SELECTED_SCENARIOS = (process.env.SCENARIOS ?? 'one,ten').split(',').map((name) => {
-  const scenario = SCENARIOS[name];
-  if (!scenario) throw new Error(`unknown scenario ${name} in SCENARIOS (one, ten)`);
-  return scenario;
-});
+const SELECTED_SCENARIOS = (process.env.SCENARIOS ?? 'one,ten')
+  .split(',')
+  .filter((name) => name !== '')
+  .map((name) => {
+    const scenario = SCENARIOS[name];
+    if (!scenario) throw new Error(`unknown scenario ${name} in SCENARIOS (one, ten)`);
+    return scenario;
+  });
 const ARMS: FanoutArm[] = process.env.ARMS
   ? process.env.ARMS.split(',').map((name) => {
       if (!FANOUT_ARMS.includes(name as FanoutArm)) throw new Error(`unknown arm ${name} in ARMS`);
