@@ -9,9 +9,9 @@
  *   DURATION_S=2 WARMUP_S=1 ROUNDS=1 RESUME_REPS=20 npm run bench:fanout   # a quick check
  *
  * Environment (every number a positive integer):
- *   SCENARIOS        one,ten (default both; empty for the resume part alone): `one` is 1 topic × SUBSCRIBERS sockets × RATE
- *                    publications/s; `ten` is TOPICS topics × TOPIC_SUBSCRIBERS sockets each ×
- *                    TOPIC_RATE publications/s per topic.
+ *   SCENARIOS        one,ten (default both; empty for the resume part alone): `one` is 1 topic
+ *                    × SUBSCRIBERS sockets × RATE publications/s; `ten` is TOPICS topics ×
+ *                    TOPIC_SUBSCRIBERS sockets each × TOPIC_RATE publications/s per topic.
  *   SUBSCRIBERS 500, RATE 400, TOPICS 10, TOPIC_SUBSCRIBERS 100, TOPIC_RATE 40
  *   DURATION_S 10    the measured window; WARMUP_S 3 of publishing before it, no pause between.
  *   ROUNDS 3, ARMS naive,socket.io,ws-outbox, TICK_MS 5 (the publisher's timer)
