@@ -32,7 +32,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startChild } from './lib/child.js';
 import type { Child } from './lib/child.js';
-import { compileLibrary, LIBRARY_ENV } from './lib/fanoutLibrary.js';
+import { compileLibrary, LIBRARY_ENV, removeLibrary } from './lib/fanoutLibrary.js';
 import { FANOUT_ARMS, FANOUT_LABELS } from './lib/fanoutProtocol.js';
 import type {
   FanoutArm,
@@ -196,7 +196,11 @@ const loadNow = () =>
 
 async function main(): Promise<void> {
   // The children load the library compiled, as users run it (see fanoutLibrary.ts).
-  if (process.env.LIBRARY !== 'sources') process.env[LIBRARY_ENV] = await compileLibrary();
+  if (process.env.LIBRARY !== 'sources') {
+    const dir = await compileLibrary();
+    process.env[LIBRARY_ENV] = dir;
+    process.on('exit', () => removeLibrary(dir));
+  }
   const results = new Map<Scenario, Map<FanoutArm, Run[]>>();
   for (const scenario of SELECTED_SCENARIOS) {
     const runs = new Map<FanoutArm, Run[]>(ARMS.map((arm) => [arm, []]));
