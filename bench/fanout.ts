@@ -32,7 +32,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startChild } from './lib/child.js';
 import type { Child } from './lib/child.js';
-import { compileLibrary, LIBRARY_ENV, removeLibrary } from './lib/fanoutLibrary.js';
+import { compileLibrary, LIBRARY_ENV, removeLibrary } from './lib/library.js';
 import { FANOUT_ARMS, FANOUT_LABELS } from './lib/fanoutProtocol.js';
 import type {
   FanoutArm,
@@ -195,7 +195,7 @@ const loadNow = () =>
     .join(' ');
 
 async function main(): Promise<void> {
-  // The children load the library compiled, as users run it (see fanoutLibrary.ts).
+  // The children load the library compiled, as users run it (see lib/library.ts).
   if (process.env.LIBRARY !== 'sources') {
     const dir = await compileLibrary();
     process.env[LIBRARY_ENV] = dir;

@@ -14,13 +14,16 @@
  * OUTBOX_OPTIONS (JSON merged into every WsOutbox arm's options, to test a hypothesis: the figures
  * in docs/benchmarks.md use none; the header says when it is set),
  * CPU_PROF_DIR (write a V8 CPU profile of every server child there, to see where an arm's
- * time goes: open the .cpuprofile in Chrome DevTools).
+ * time goes: open the .cpuprofile in Chrome DevTools), LIBRARY (`sources` to run the library's
+ * TypeScript through tsx in the server children; by default they load it compiled by esbuild,
+ * as users run it compiled: see lib/library.ts).
  *
  * Prints Markdown: one table of medians, the outboxes' counts, and the ratios the issue sets.
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startChild } from './lib/child.js';
+import { compileLibrary, LIBRARY_ENV, removeLibrary } from './lib/library.js';
 import type { Child } from './lib/child.js';
 import { ALL_ARMS, ARM_LABELS, ARMS, TICK_TEXT } from './lib/protocol.js';
 import type { ArmName, ClientResult, ServerResult } from './lib/protocol.js';
@@ -87,6 +90,12 @@ async function runArm(arm: ArmName): Promise<Run> {
 const loadAtStart = loadavg();
 
 async function main(): Promise<void> {
+  // The server children load the library compiled, as users run it (see lib/library.ts).
+  if (process.env.LIBRARY !== 'sources') {
+    const dir = await compileLibrary();
+    process.env[LIBRARY_ENV] = dir;
+    process.on('exit', () => removeLibrary(dir));
+  }
   const runs = new Map<ArmName, Run[]>(SELECTED.map((arm) => [arm, []]));
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order so that no arm always runs first, on a machine not yet busy with the others.
@@ -116,6 +125,9 @@ function report(runs: Map<ArmName, Run[]>): void {
         .map((l) => l.toFixed(2))
         .join(' ')} at end.` +
       (process.env.OUTBOX_OPTIONS ? ` OUTBOX_OPTIONS=${process.env.OUTBOX_OPTIONS}.` : '') +
+      (process.env.LIBRARY === 'sources'
+        ? ' The library run from its TypeScript sources through tsx (LIBRARY=sources).'
+        : ' The library compiled to JavaScript (esbuild, no keepNames), as users run it.') +
       '\n',
   );
   console.log(

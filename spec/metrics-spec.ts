@@ -35,7 +35,7 @@ describe('outbox metrics', () => {
     return { ...pair, outbox };
   }
 
-  it('should expose the original design's metrics with their names, types and buckets exactly', async () => {
+  it("should expose the original design's metrics with their names, types and buckets exactly", async () => {
     await outboxOnPair();
     const metrics = await text();
 

@@ -17,7 +17,7 @@ import { filter, firstValueFrom } from 'rxjs';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { toParent } from './child.js';
-import { clientLibrary } from './fanoutLibrary.js';
+import { clientLibrary } from './library.js';
 import { topicName } from './fanoutProtocol.js';
 import type { FanoutArm, FanoutClientResult, FanoutData } from './fanoutProtocol.js';
 import { epochMs, percentileSorted } from './stats.js';

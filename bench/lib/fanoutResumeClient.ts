@@ -10,7 +10,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import WebSocket from 'ws';
 import { toParent } from './child.js';
-import { clientLibrary } from './fanoutLibrary.js';
+import { clientLibrary } from './library.js';
 import type { ResumeResult } from './fanoutProtocol.js';
 import { epochMs } from './stats.js';
 

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { toParent } from './child.js';
-import { serverLibrary } from './fanoutLibrary.js';
+import { serverLibrary } from './library.js';
 import { FANOUT_TEXT } from './fanoutProtocol.js';
 
 const [topic, missedArg] = process.argv.slice(2);

@@ -22,7 +22,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { fromParent, toParent } from './child.js';
 import type { IpcMessage } from './child.js';
-import { serverLibrary } from './fanoutLibrary.js';
+import { serverLibrary } from './library.js';
 import { FANOUT_ARMS, FANOUT_TEXT, topicName } from './fanoutProtocol.js';
 import type { FanoutArm, FanoutData, FanoutServerResult, Published } from './fanoutProtocol.js';
 import { cpuSecondsSince } from './stats.js';

@@ -16,12 +16,14 @@ import { Server as IoServer } from 'socket.io';
 import type { Socket as IoSocket } from 'socket.io';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { inlineGzipCompressor, WsOutbox } from '../../src/index.js';
 import type { OutboxStats, WsOutboxOptions } from '../../src/index.js';
 import { toParent } from './child.js';
+import { serverLibrary } from './library.js';
 import { ALL_ARMS, CONTROL, TICK_SCHEMA, TICK_TEXT } from './protocol.js';
 import type { ArmName, ServerResult, Tick } from './protocol.js';
 import { cpuSecondsSince, epochMs, forceGc, RssPeak } from './stats.js';
+
+const { inlineGzipCompressor, WsOutbox } = serverLibrary();
 
 const [armArg, messagesArg, perTurnArg, warmupArg] = process.argv.slice(2);
 if (!ALL_ARMS.includes(armArg as ArmName)) throw new Error(`unknown arm ${armArg}`);

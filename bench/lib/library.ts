@@ -1,9 +1,13 @@
 /**
- * The library as the fan-out benchmark's children load it: compiled to plain JavaScript, as users
+ * The library as the benchmarks' children load it: compiled to plain JavaScript, as users
  * run it, rather than through tsx. tsx compiles with esbuild's `keepNames`, which wraps every
  * function the library creates in a `__name(fn, "name")` call (an `Object.defineProperty`): a cost
  * no user pays, and that only the ws-outbox arm would carry (`ws` and socket.io are JavaScript
  * already). In a profile of the fan-out server under tsx it took 16 % of the busy time.
+ *
+ * A parent calls {@link compileLibrary} and sets {@link LIBRARY_ENV}; its children then take the
+ * library from {@link serverLibrary} and {@link clientLibrary}. `LIBRARY=sources` in a
+ * benchmark's environment keeps the TypeScript sources, to profile them by their own names.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
