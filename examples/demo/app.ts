@@ -63,7 +63,7 @@ export type DemoMessage = DemoEvent | OperationEventMessage | DemoNotice;
  * holds messages instead: 64 KiB, well over what loopback needs, so that a slow reader reaches
  * its bounds (queue, drops, `gap`) within a burst rather than after megabytes.
  */
-export const DEMO_HIGH_WATER_MARK = 64 * 1024;
+export const DEMO_HIGH_WATER_MARK = 16 * 1024;
 
 /** Default of {@link DemoServerOptions.slowReaderMaxMs}. */
 export const DEFAULT_SLOW_READER_MAX_MS = 60_000;
