@@ -42,8 +42,8 @@ import { memoryCompressPreview, memorySearch } from './memory/operations.js';
 import type { DemoSession, MemoryOperationsOptions } from './memory/operations.js';
 import { isGeneratedThread, MemoryStore } from './memory/store.js';
 import type { MemoryStoreOptions } from './memory/store.js';
-import { bundlePage, CHART_STYLES_PATH, chartStyles } from './bundle.js';
-import { PAGE_SCRIPT_PATH, renderPage } from './page.js';
+import { bundlePage, chartStyles } from './bundle.js';
+import { PAGE_SCRIPT_PATH, PAGE_STYLES_PATH, renderPage } from './page.js';
 
 /** What the demo sends besides chat events and operation events: its own notices. */
 export type DemoNotice =
@@ -475,7 +475,7 @@ export async function createDemoServer(options: DemoServerOptions): Promise<Demo
   const routes: Record<string, () => Promise<[string, string]> | [string, string]> = {
     '/': () => [page, 'text/html; charset=utf-8'],
     [PAGE_SCRIPT_PATH]: () => [script, 'text/javascript; charset=utf-8'],
-    [CHART_STYLES_PATH]: () => [styles, 'text/css; charset=utf-8'],
+    [PAGE_STYLES_PATH]: () => [styles, 'text/css; charset=utf-8'],
     '/metrics': async () => [await registry.metrics(), registry.contentType],
   };
 

@@ -27,9 +27,6 @@ export async function bundlePage(): Promise<string> {
   return result.outputFiles[0].text;
 }
 
-/** Where the charts' stylesheet is served (uPlot's own, from its package). */
-export const CHART_STYLES_PATH = '/uplot.css';
-
 /** uPlot's stylesheet, read from its package: served by the demo itself, no CDN. */
 export async function chartStyles(): Promise<string> {
   return readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
