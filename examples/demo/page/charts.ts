@@ -23,6 +23,15 @@ export interface Charts {
   add(figures: Figures): void;
 }
 
+/** 1200 → 1.2k, 3500000 → 3.5M: axis labels that fit. */
+function compact(n: number | null): string {
+  if (n === null) return '';
+  const abs = Math.abs(n);
+  if (abs >= 1e6) return `${+(n / 1e6).toFixed(1)}M`;
+  if (abs >= 1e3) return `${+(n / 1e3).toFixed(1)}k`;
+  return String(+n.toFixed(2));
+}
+
 const COLORS = { in: '#2563eb', out: '#16a34a', warn: '#d97706', bad: '#dc2626' };
 
 /**
@@ -50,12 +59,17 @@ export function createCharts(hosts: ChartHosts): Charts | undefined {
   ): uPlot.Options => ({
     width: width(host),
     height: 150,
-    legend: { show: true },
+    legend: { live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, ...scales },
     axes: [
-      { stroke: '#667085', grid: { stroke: '#eef0f4' } },
-      { stroke: '#667085', grid: { stroke: '#eef0f4' }, size: 52 },
+      { stroke: '#667085', grid: { stroke: '#eef0f4' }, values: '{mm}:{ss}' },
+      {
+        stroke: '#667085',
+        grid: { stroke: '#eef0f4' },
+        size: 48,
+        values: (_chart, ticks) => ticks.map(compact),
+      },
     ],
     series: [{}, ...series],
   });
