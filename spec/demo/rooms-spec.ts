@@ -211,6 +211,33 @@ describe('the session topic', () => {
   });
 });
 
+describe('bounds', () => {
+  it('a session whose connections are all gone stops its replies after the grace period', async () => {
+    const server = await startDemo({ tokenDelayMs: 60_000, sessionGraceMs: 50 });
+    const { client, session } = pageClient(server);
+    const acked = firstValueFrom(
+      client.listen<ChatEvent>(`session:${session}`).pipe(filter((e) => e.type === 'chat.ack')),
+    );
+    await subscribedTo(client, `session:${session}`);
+    client.send({ type: 'chat.message', id: 'long', payload: { text: 'never finished here' } });
+    await acked;
+    expect(server.agent.streaming.replies).toBe(1);
+    client.close();
+    await until(() => server.sessions.size === 0, 'the session ended');
+    expect(server.agent.streaming).toEqual({ replies: 0, tokens: 0, chars: 0 });
+  });
+
+  it('a slow reader is released by itself after slowReaderMaxMs, and told so', async () => {
+    const server = await startDemo({ slowReaderMaxMs: 100 });
+    const { client } = pageClient(server);
+    await opened(client);
+    const released = line(client, (l) => l.type === 'slow_reader');
+    client.send({ type: 'slow_reader', on: true });
+    expect(await released).toMatchObject({ paused: false, reason: 'timeout' });
+    expect([...server.connections].map((c) => c.link.isPaused)).toEqual([false]);
+  });
+});
+
 describe('controls', () => {
   it('burst: 20,000 messages reach the client in far fewer frames, none dropped', async () => {
     const server = await startDemo();
