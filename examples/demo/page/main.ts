@@ -13,11 +13,11 @@ import type { Subscription } from 'rxjs';
 import { createCharts } from './charts.js';
 import type { Figures } from './charts.js';
 
-/** What the demo server sends outside requests: the chat's events and errors. */
+/**
+ * What the page reads from the server's lines besides requests and topic data: `hello`, the
+ * topics' `subscribed` and errors, `publish.ack`, the slow reader's release, refusals.
+ */
 interface PageMessage extends ServerMessage {
-  readonly message_id?: string;
-  readonly agent_id?: string;
-  readonly delta?: string;
   readonly code?: string;
   readonly message?: string;
   readonly topic?: string;
@@ -436,24 +436,21 @@ const charts = createCharts({
   bytes: $('#chart-bytes'),
 });
 
+/** Shows a figure, and keeps its number in `data-value` for whoever reads the page. */
+function showFigure(view: HTMLElement, value: number, text = value.toLocaleString('en')): void {
+  view.textContent = text;
+  view.dataset.value = String(value);
+}
+
 client.listen<Figures>(`stats:${session}`).subscribe((figures) => {
   charts?.add(figures);
   const { totalMessagesIn, totalFramesOut, totalTextBytes, totalWireBytes } = figures;
-  figureViews.in.textContent = totalMessagesIn.toLocaleString('en');
-  figureViews.frames.textContent = totalFramesOut.toLocaleString('en');
-  figureViews.ratio.textContent =
-    totalFramesOut > 0 ? (totalMessagesIn / totalFramesOut).toFixed(1) : '–';
-  figureViews.queue.textContent = figures.queue.toLocaleString('en');
-  figureViews.drops.textContent = figures.totalDrops.toLocaleString('en');
-  figureViews.gzip.textContent =
-    totalTextBytes > 0 ? `${Math.round((1 - totalWireBytes / totalTextBytes) * 100)}%` : '–';
-  for (const [name, view] of Object.entries(figureViews))
-    view.dataset.value = String(
-      {
-        in: totalMessagesIn,
-        frames: totalFramesOut,
-        drops: figures.totalDrops,
-        queue: figures.queue,
-      }[name] ?? '',
-    );
+  showFigure(figureViews.in, totalMessagesIn);
+  showFigure(figureViews.frames, totalFramesOut);
+  const ratio = totalFramesOut > 0 ? totalMessagesIn / totalFramesOut : 0;
+  showFigure(figureViews.ratio, ratio, ratio > 0 ? ratio.toFixed(1) : '–');
+  showFigure(figureViews.queue, figures.queue);
+  showFigure(figureViews.drops, figures.totalDrops);
+  const saved = totalTextBytes > 0 ? 1 - totalWireBytes / totalTextBytes : 0;
+  showFigure(figureViews.gzip, saved, totalTextBytes > 0 ? `${Math.round(saved * 100)}%` : '–');
 });
