@@ -45,6 +45,14 @@ export class DemoLink implements ManagedSocket {
     return this.held.length;
   }
 
+  /** Bytes of the frames held now: the outbox stops at its `highWaterMark` (plus one frame). */
+  get heldBytes(): number {
+    let bytes = 0;
+    for (const [data] of this.held)
+      bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    return bytes;
+  }
+
   send(data: Frame, callback: SendCallback): void {
     if (this.paused) this.held.push([data, callback]);
     else this.ws.send(data, callback);

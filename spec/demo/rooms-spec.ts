@@ -1,6 +1,6 @@
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
-import { createDemoServer } from '../../examples/demo/app.js';
+import { createDemoServer, DEMO_HIGH_WATER_MARK } from '../../examples/demo/app.js';
 import type { DemoServer, DemoServerOptions } from '../../examples/demo/app.js';
 import { BURST_SIZE } from '../../examples/demo/burst.js';
 import type { ConnectionFigures } from '../../examples/demo/connectionStats.js';
@@ -275,6 +275,21 @@ describe('controls', () => {
     // The burst fills what the link may hold, then the outbox's buffer: the rest is dropped.
     slow.client.send({ type: 'burst', id: 'b' });
     await until(() => connection.outbox.stats().dropped > 0, 'drops');
+    // What the paused connection holds is bounded by its outbox: 16 KiB past the buffer (plus
+    // the frame that crossed it), of frames of at most 512 messages, and 512 messages in the
+    // buffer, beside the few lines never dropped (the burst's end, the topics' answers).
+    await until(
+      async () =>
+        sample(await server.registry.metrics(), 'ws_outbox_operations_total', {
+          operation: 'burst',
+          outcome: 'complete',
+        }) === 1,
+      'the burst done',
+    );
+    expect(connection.link.heldBytes).toBeLessThanOrEqual(DEMO_HIGH_WATER_MARK + 16 * 1024);
+    expect(connection.outbox.stats().pending).toBeLessThanOrEqual(
+      512 + connection.link.heldFrames * 512 + 8,
+    );
 
     // Another client talks in the room meanwhile: its publications cannot reach the slow one.
     const talker = await DemoTestClient.open(server.wsUrl, sockets);
