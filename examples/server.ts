@@ -1,5 +1,3 @@
-import { createClient } from 'redis';
-import { RedisTopicStore } from '../src/redis/index.js';
 import type { TopicStore } from '../src/index.js';
 import { createDemoServer, DEFAULT_CORPUS_SIZE, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './demo/app.js';
 import { ROOM_HISTORY } from './demo/rooms.js';
@@ -31,6 +29,9 @@ function positiveInteger(name: string, fallback: number): number {
 
 /** The topics' store on Redis, and how to close it after the server; none without REDIS_URL. */
 async function redisStore(url: string): Promise<{ store: TopicStore; close: () => Promise<void> }> {
+  // Loaded only with REDIS_URL: `redis` is an optional peer dependency of the package.
+  const { createClient } = await import('redis');
+  const { RedisTopicStore } = await import('../src/redis/index.js');
   const client = createClient({ url });
   // node-redis needs a listener; it reconnects by itself, and the store retries its commands.
   client.on('error', () => {});
