@@ -7,8 +7,8 @@
  *   npm run abuse
  *   ABUSE_PROBES=search,sigterm npm run abuse
  *
- * Environment: ABUSE_PROBES (chat64k,chatMax,preview,search,sigterm), ABUSE_SECONDS (40: the
- * chat floods), MEMORY_CORPUS_SIZE (the demo's, 500,000 by default). Bounded: every probe has a
+ * Environment: ABUSE_PROBES (chat64k,chatMax,preview,search,controls,sigterm), ABUSE_SECONDS
+ * (40: the chat floods and the controls), MEMORY_CORPUS_SIZE (the demo's, 500,000 by default). Bounded: every probe has a
  * deadline, and every server is stopped (SIGKILL if it will not go).
  *
  * Not a test: timings depend on the machine and its load, which the table's header states.
@@ -20,7 +20,9 @@ import { DemoClient, freshChat, startDemo } from './lib/demoProcess.js';
 import type { DemoProcess, Reply } from './lib/demoProcess.js';
 import { envInt, fmtInt, fmtMiB, median, MiB } from './lib/stats.js';
 
-const PROBES = (process.env.ABUSE_PROBES ?? 'chat64k,chatMax,preview,search,sigterm').split(',');
+const PROBES = (
+  process.env.ABUSE_PROBES ?? 'chat64k,chatMax,preview,search,controls,sigterm'
+).split(',');
 const SECONDS = envInt('ABUSE_SECONDS', 40);
 const DEMO_ENV: Record<string, string> = process.env.MEMORY_CORPUS_SIZE
   ? { MEMORY_CORPUS_SIZE: process.env.MEMORY_CORPUS_SIZE }
@@ -303,6 +305,90 @@ async function sigterm() {
   }
 }
 
+/**
+ * The page's controls, used as a hostile client would: connections that each name a session,
+ * follow a room, stay slow readers (renewed as soon as they are released), burst as often as
+ * their rate allows and post to the room, for `SECONDS`; RSS sampled every second, a fresh
+ * client's chat timed every 5 s.
+ */
+async function controls() {
+  await withDemo(async (demo) => {
+    await delay(2_000);
+    const baseline = await rssOf(demo);
+    let peak = baseline;
+    const connections = 50;
+    const counts = { bursts: 0, posts: 0 };
+    const clients = await Promise.all(
+      Array.from({ length: connections }, (_, i) =>
+        DemoClient.open(`${demo.wsUrl}?session=abuse-controls-${String(i).padStart(8, '0')}`),
+      ),
+    );
+    for (const client of clients) {
+      // Released after 60 s: slow again at once.
+      client.onReply = (reply: Reply) => {
+        if (reply.type === 'slow_reader') client.send({ type: 'slow_reader', on: true });
+      };
+      client.send({ type: 'subscribe', topic: 'room:abuse' });
+      client.send({ type: 'slow_reader', on: true });
+    }
+    const fresh: number[] = [];
+    const started = performance.now();
+    let lastFresh = started;
+    let round = 0;
+    while (performance.now() - started < SECONDS * 1000) {
+      round++;
+      for (const [i, client] of clients.entries()) {
+        client.send({ type: 'burst', id: `b${round}`, data: { count: 20_000 } });
+        counts.bursts++;
+        client.send({
+          type: 'publish',
+          topic: 'room:abuse',
+          data: { from: i, text: 'x'.repeat(1_000) },
+        });
+        counts.posts++;
+      }
+      await delay(1_000);
+      peak = Math.max(peak, await rssOf(demo));
+      if (performance.now() - lastFresh >= 5_000) {
+        lastFresh = performance.now();
+        fresh.push((await freshChat(demo.wsUrl, 30_000)).doneMs);
+      }
+    }
+    // What the server did, from its metrics: its answers are held by the slow readers' links.
+    const bursts = await demo.metric('ws_outbox_operations_total', {
+      operation: 'burst',
+      outcome: 'complete',
+    });
+    const busy = await demo.metric('ws_outbox_rejected_messages_total', { code: 'busy' });
+    const limited = await demo.metric('ws_outbox_rejected_messages_total', {
+      code: 'rate_limited',
+    });
+    const dropped = await demo.metric('ws_outbox_dropped_messages_total');
+    for (const client of clients) client.close();
+    const growth = peak - baseline;
+    const worstFresh = Math.max(...fresh);
+    const refused = `busy ${fmtInt(busy)}, rate_limited ${fmtInt(limited)}`;
+    const load = `${connections} slow readers × (a burst of 20,000 + a 1 kB post) a second, ${SECONDS} s`;
+    rows.push({
+      probe: 'controls',
+      load,
+      figure:
+        `RSS +${fmtMiB(growth)} MiB (peak ${fmtMiB(peak)}); ${fmtInt(counts.bursts)} bursts and ` +
+        `${fmtInt(counts.posts)} posts asked, ${fmtInt(bursts)} bursts run, ` +
+        `${fmtInt(dropped)} messages dropped; refused: ${refused}`,
+      target: 'RSS growth < 400 MiB',
+      met: growth < 400 * MiB,
+    });
+    rows.push({
+      probe: 'controls',
+      load,
+      figure: `fresh client's chat done in ${fmtMs(median(fresh))} median, ${fmtMs(worstFresh)} worst (${fresh.length} tries)`,
+      target: 'fresh chat done < 3 s',
+      met: worstFresh < 3_000,
+    });
+  });
+}
+
 function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   return ms < 1_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
@@ -325,6 +411,7 @@ async function main(): Promise<void> {
       ),
     preview: previews,
     search: searches,
+    controls,
     sigterm,
   };
   for (const name of PROBES) {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -24,4 +25,9 @@ export async function bundlePage(): Promise<string> {
     logLevel: 'silent',
   });
   return result.outputFiles[0].text;
+}
+
+/** uPlot's stylesheet, read from its package: served by the demo itself, no CDN. */
+export async function chartStyles(): Promise<string> {
+  return readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
 }

@@ -10,14 +10,42 @@ import type {
   WebSocketConstructor,
 } from '../../../src/client/index.js';
 import type { Subscription } from 'rxjs';
+import { createCharts } from './charts.js';
+import type { Figures } from './charts.js';
 
-/** What the demo server sends outside requests: the chat's events and errors. */
+/**
+ * What the page reads from the server's lines besides requests and topic data: `hello`, the
+ * topics' `subscribed` and errors, `publish.ack`, the slow reader's release, refusals.
+ */
 interface PageMessage extends ServerMessage {
+  readonly code?: string;
+  readonly message?: string;
+  readonly topic?: string;
+  readonly node?: string;
+  readonly recovered?: boolean;
+  readonly replayed?: number;
+  readonly held?: number;
+  readonly reason?: string;
+}
+
+/** What the agent sends, on the session's topic. */
+interface ChatEvent {
+  readonly type: string;
   readonly message_id?: string;
   readonly agent_id?: string;
   readonly delta?: string;
-  readonly code?: string;
-  readonly message?: string;
+}
+
+/** A line of the room, as pages post it. */
+interface RoomLine {
+  readonly from?: unknown;
+  readonly text?: unknown;
+}
+
+interface BurstReport {
+  readonly sent: number;
+  readonly dropped: number;
+  readonly total: number;
 }
 
 interface SearchProgress {
@@ -53,6 +81,47 @@ const counters = {
   compressed: $('#compressed'),
 };
 const batches = $('#batches');
+const nodeView = $('#node');
+const resumeView = $('#resume');
+const roomLog = $('#room-log');
+const roomForm = $<HTMLFormElement>('#room-form');
+const roomText = $<HTMLInputElement>('#room-text');
+const burstState = $('#burst-state');
+const slowButton = $('#slow');
+const slowState = $('#slow-state');
+const dropState = $('#drop-state');
+const figureViews = {
+  in: $('#fig-in'),
+  frames: $('#fig-frames'),
+  ratio: $('#fig-ratio'),
+  queue: $('#fig-queue'),
+  drops: $('#fig-drops'),
+  gzip: $('#fig-gzip'),
+};
+
+/**
+ * This page's session: its chat replies and its figures are topics of their own, which the
+ * server joins it to and which it resumes across reconnects. Random, so no other page reads them.
+ */
+const session = randomId();
+const me = `tab-${session.slice(0, 4)}`;
+const room = `room:${roomFromHash()}`;
+$('#room-name').textContent = room;
+
+function randomId(): string {
+  const uuid = (globalThis.crypto as Crypto | undefined)?.randomUUID?.();
+  if (uuid) return uuid.replace(/-/g, '');
+  let id = '';
+  while (id.length < 24) id += Math.random().toString(36).slice(2);
+  return id.slice(0, 24);
+}
+
+/** `#room=name` in the page's URL picks the room; `lobby` by default. */
+function roomFromHash(): string {
+  const hash = typeof location.hash === 'string' ? location.hash : '';
+  const name = /room=([\w.-]{1,64})/.exec(hash)?.[1];
+  return name ?? 'lobby';
+}
 
 function line(into: HTMLElement, className: string, content: string): HTMLElement {
   const row = document.createElement('p');
@@ -67,7 +136,7 @@ function line(into: HTMLElement, className: string, content: string): HTMLElemen
 // The client's messages$ hides frames, which is the point of it; to show how the outbox batches,
 // the page listens to the raw socket too, through a WebSocket class that the client is given.
 
-const totals = { frames: 0, messages: 0, compressed: 0 };
+const totals = { frames: 0, messages: 0, compressed: 0, ticks: 0, tickFrames: 0 };
 
 function showFrame(data: unknown): void {
   const compressed = typeof data !== 'string';
@@ -77,8 +146,15 @@ function showFrame(data: unknown): void {
   // Decoded a second time, only to count: the client does its own decoding, in order.
   void Promise.resolve(decodeFrame(data as string | ArrayBuffer)).then(
     (ndjson) => {
-      const count = parseNdjson(ndjson).length;
+      const values = parseNdjson(ndjson);
+      const count = values.length;
       totals.messages += count;
+      const ticks = values.filter((value) => (value as { type?: unknown }).type === 'tick').length;
+      if (ticks > 0) {
+        totals.ticks += ticks;
+        totals.tickFrames++;
+        showBurst();
+      }
       counters.frames.textContent = String(totals.frames);
       counters.messages.textContent = String(totals.messages);
       counters.compressed.textContent = String(totals.compressed);
@@ -106,18 +182,19 @@ class CountingWebSocket extends BrowserWebSocket {
 
 // --- The client -----------------------------------------------------------------------------
 
-const client = new OutboxClient<PageMessage>(
-  new URL('/ws', location.href).href.replace(/^http/, 'ws'),
-  {
-    WebSocket: CountingWebSocket as unknown as WebSocketConstructor,
-    // Quick reconnects: a demo server restarted by hand should be back within a second or two.
-    reconnect: { initialDelayMs: 250, maxDelayMs: 2_000 },
-  },
-);
+const wsUrl = new URL('/ws', location.href).href.replace(/^http/, 'ws');
+const client = new OutboxClient<PageMessage>(`${wsUrl}?session=${session}`, {
+  WebSocket: CountingWebSocket as unknown as WebSocketConstructor,
+  // Quick reconnects: a demo server restarted by hand should be back within a second or two.
+  reconnect: { initialDelayMs: 250, maxDelayMs: 2_000 },
+});
 
 let reconnects = 0;
 client.status$.subscribe((status: ConnectionStatus) => {
-  if (status === 'reconnecting') reconnectsView.textContent = `reconnects: ${++reconnects}`;
+  if (status === 'reconnecting') {
+    reconnectsView.textContent = `reconnects: ${++reconnects}`;
+    resumeView.textContent = '';
+  }
   statusView.textContent = status;
   statusView.className = status;
 });
@@ -129,20 +206,43 @@ const replies = new Map<string, HTMLElement>();
 const unanswered = new Set<string>();
 let nextChat = 0;
 
-client.messages$.subscribe((message) => {
-  const id = message.message_id ?? '';
-  if (message.type === 'chat.ack') {
+// The agent's events come on the session's topic: a reply cut by a dropped connection goes on
+// after the reconnect, from where it was, with no token twice.
+client.listen<ChatEvent>(`session:${session}`).subscribe((event) => {
+  const id = event.message_id ?? '';
+  if (event.type === 'chat.ack') {
     unanswered.delete(id);
-    replies.set(id, line(log, 'agent', `${message.agent_id}: `));
-  } else if (message.type === 'chat.delta') {
+    replies.set(id, line(log, 'agent', `${event.agent_id}: `));
+  } else if (event.type === 'chat.delta') {
     const row = replies.get(id);
-    if (row) row.textContent += message.delta ?? '';
-  } else if (message.type === 'chat.done') {
+    if (row) row.textContent += event.delta ?? '';
+  } else if (event.type === 'chat.done') {
     const row = replies.get(id);
     if (row) row.className = 'agent done';
     replies.delete(id);
+  }
+});
+
+client.messages$.subscribe((message) => {
+  if (message.type === 'hello') {
+    nodeView.textContent = message.node ?? '?';
+  } else if (message.type === 'subscribed' && message.topic === `session:${session}`) {
+    // After a reconnect: the server handed back what the session missed.
+    if (message.recovered === true) {
+      resumeView.textContent = `resumed (${message.replayed ?? 0} replayed)`;
+      dropState.textContent = `resumed on ${nodeView.textContent}: nothing lost`;
+    } else if (message.recovered === false) {
+      resumeView.textContent = `not resumed: ${message.reason}`;
+    }
+  } else if (message.type === 'publish.ack') {
+    unposted.delete(message.id ?? '');
+  } else if (message.type === 'slow_reader') {
+    slowOff(`released (${message.reason}): ${message.held} frames the server held went out`);
+  } else if (message.type === 'error' && message.id !== undefined && unposted.delete(message.id)) {
+    line(roomLog, 'error', `not posted: ${message.code}: ${message.message}`);
   } else if (
     message.type === 'error' &&
+    message.topic === undefined &&
     (message.id === undefined || unanswered.delete(message.id))
   ) {
     // Errors of requests reach their request's subscriber; these are the chat's (a refusal:
@@ -232,4 +332,125 @@ $('#cancel').addEventListener('click', () => {
   // Unsubscribing is the whole cancel: the client sends {type:"cancel", id} for us.
   search.unsubscribe();
   searchState.textContent = 'cancelled';
+});
+
+// --- The room -------------------------------------------------------------------------------
+
+/** Posts sent and not yet acked: an error with one of these ids is the post's refusal. */
+const unposted = new Set<string>();
+let nextPost = 0;
+
+client.subscribe<RoomLine>(room).subscribe({
+  next: (data) => {
+    const from = typeof data.from === 'string' ? data.from : '?';
+    const said = typeof data.text === 'string' ? data.text : JSON.stringify(data);
+    line(roomLog, from === me ? 'mine' : 'theirs', `${from}: ${said}`);
+  },
+  error: (error: Error & { code?: string }) =>
+    line(roomLog, 'error', `room refused: ${error.code ?? error.name}`),
+});
+client.recoveries$.subscribe(({ topic, reason }) => {
+  if (topic === room) line(roomLog, 'note', `missed messages could not be replayed (${reason})`);
+});
+
+roomForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!roomText.value) return;
+  const id = `p${++nextPost}`;
+  const sent = client.send({
+    type: 'publish',
+    id,
+    topic: room,
+    data: { from: me, text: roomText.value },
+  });
+  if (!sent) {
+    line(roomLog, 'error', `not sent: the connection is ${client.status}`);
+    return;
+  }
+  unposted.add(id);
+  roomText.value = '';
+});
+
+// --- The controls ---------------------------------------------------------------------------
+
+let burstReport: BurstReport | undefined;
+
+function showBurst(): void {
+  const received = `${totals.ticks.toLocaleString('en')} messages arrived in ${totals.tickFrames} frames`;
+  const report = burstReport
+    ? ` · server: ${burstReport.sent.toLocaleString('en')} sent, ${burstReport.dropped.toLocaleString('en')} dropped`
+    : '';
+  burstState.textContent = `burst: ${received}${report}`;
+}
+
+$('#burst').addEventListener('click', () => {
+  totals.ticks = 0;
+  totals.tickFrames = 0;
+  burstReport = undefined;
+  burstState.textContent = 'burst: asked…';
+  client.request<BurstReport>('burst', { count: 20_000 }).subscribe({
+    next: (event) => {
+      if (event.type === 'burst.result' && event.data) burstReport = event.data;
+      showBurst();
+    },
+    error: (error: Error & { code?: string }) => {
+      burstState.textContent = `burst refused: ${error.code ?? error.name}: ${error.message}`;
+    },
+  });
+});
+
+let slow = false;
+
+function slowOff(text: string): void {
+  slow = false;
+  slowButton.className = '';
+  slowButton.textContent = 'Slow reader';
+  slowState.textContent = text;
+}
+
+slowButton.addEventListener('click', () => {
+  if (!client.send({ type: 'slow_reader', on: !slow })) return;
+  if (slow) {
+    slowState.textContent = 'releasing…';
+    return;
+  }
+  slow = true;
+  slowButton.className = 'on';
+  slowButton.textContent = 'Slow reader: on (click to release)';
+  slowState.textContent =
+    'the page stops reading: the server holds what it sends, then its queue fills and drops';
+});
+
+$('#drop').addEventListener('click', () => {
+  if (!client.send({ type: 'drop' })) return;
+  dropState.textContent = 'dropped: the server cut the connection without a close frame';
+  if (slow) slowOff('released: the connection it slowed is gone');
+});
+
+// --- The charts -----------------------------------------------------------------------------
+
+const charts = createCharts({
+  rate: $('#chart-rate'),
+  queue: $('#chart-queue'),
+  latency: $('#chart-latency'),
+  bytes: $('#chart-bytes'),
+});
+
+/** Shows a figure, and keeps its number in `data-value` for whoever reads the page. */
+function showFigure(view: HTMLElement, value: number, text = value.toLocaleString('en')): void {
+  view.textContent = text;
+  view.dataset.value = String(value);
+}
+
+client.listen<Figures>(`stats:${session}`).subscribe((figures) => {
+  charts?.add(figures);
+  const { totalMessagesIn, totalFramesOut, totalTextBytes, totalWireBytes } = figures;
+  showFigure(figureViews.in, totalMessagesIn);
+  showFigure(figureViews.frames, totalFramesOut);
+  const ratio = totalFramesOut > 0 ? totalMessagesIn / totalFramesOut : 0;
+  showFigure(figureViews.ratio, ratio, ratio > 0 ? ratio.toFixed(1) : '–');
+  showFigure(figureViews.queue, figures.queue);
+  showFigure(figureViews.drops, figures.totalDrops);
+  const saved = totalTextBytes > 0 ? 1 - totalWireBytes / totalTextBytes : 0;
+  showFigure(figureViews.gzip, saved, totalTextBytes > 0 ? `${Math.round(saved * 100)}%` : '–');
 });
