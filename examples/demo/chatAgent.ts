@@ -1,4 +1,4 @@
-import { asyncScheduler, concatMap, from, map, Subscription, timer } from 'rxjs';
+import { asyncScheduler, Subscription } from 'rxjs';
 import type { SchedulerLike } from 'rxjs';
 import { OperationError } from '../../src/index.js';
 import type { ClientMessage, ErrorMessage, MessageContext } from '../../src/index.js';
@@ -150,21 +150,35 @@ export class ChatAgent {
     const event = (e: ChatEvent) => void send(e);
     event({ type: 'chat.ack', message_id, agent_id });
     if (!connection) return chat;
+    const done: ChatEvent = {
+      type: 'chat.done',
+      message_id,
+      agent_id,
+      text,
+      tokens: tokens.length,
+    };
+    if (tokens.length === 0) {
+      event(done);
+      return chat;
+    }
     connection.budget.take(cost);
     this.total.take(cost);
-    const stream = from(tokens)
-      .pipe(
-        concatMap((delta, index) =>
-          timer(this.tokenDelay(), this.scheduler).pipe(
-            map((): ChatEvent => ({ type: 'chat.delta', message_id, agent_id, index, delta })),
-          ),
-        ),
-      )
-      .subscribe({
-        next: event,
-        complete: () =>
-          event({ type: 'chat.done', message_id, agent_id, text, tokens: tokens.length }),
-      });
+    const tokenDelay = this.tokenDelay;
+    // One scheduled action a reply, rescheduled for each token, rather than an Observable, a
+    // timer and their subscribers a token: a burst of chats keeps little alive between ticks.
+    const stream: Subscription = this.scheduler.schedule<number>(
+      function (index = 0) {
+        event({ type: 'chat.delta', message_id, agent_id, index, delta: tokens[index] });
+        if (index + 1 < tokens.length) {
+          this.schedule(index + 1, tokenDelay());
+        } else {
+          event(done);
+          stream.unsubscribe();
+        }
+      },
+      tokenDelay(),
+      0,
+    );
     // However the stream ends (done, the client gone, stop), what it held is given back, and it
     // leaves the connection's streams, so a long chat session does not pile them up.
     stream.add(() => {
