@@ -66,6 +66,80 @@ describe('WsOutbox in virtual time', () => {
     ]);
   });
 
+  describe('flush()', () => {
+    it('should send what the window holds at once, then open a new window for what follows', () => {
+      let socket!: SocketDouble;
+      let outbox!: WsOutbox<Msg>;
+      testScheduler.run(() => {
+        ({ socket, outbox } = setup());
+        at(0, () => outbox.send({ seq: 0 }));
+        at(5, () => {
+          outbox.send({ seq: 1 });
+          outbox.flush();
+        });
+        at(8, () => outbox.send({ seq: 2 }));
+      });
+
+      expect(timeline(socket)).toEqual([
+        [5, [0, 1]],
+        [33, [2]],
+      ]);
+      expect(outbox.stats()).toMatchObject({ accepted: 3, delivered: 3, dropped: 0, failed: 0 });
+    });
+
+    it('should send nothing and count nothing when nothing waits, or when the outbox is idle', () => {
+      let socket!: SocketDouble;
+      let outbox!: WsOutbox<Msg>;
+      testScheduler.run(() => {
+        ({ socket, outbox } = setup());
+        at(0, () => outbox.flush());
+        at(1, () => outbox.send({ seq: 0 }));
+        at(26, () => outbox.flush());
+        at(26, () => outbox.flush());
+      });
+
+      expect(timeline(socket)).toEqual([[26, [0]]]);
+      expect(outbox.stats()).toMatchObject({ accepted: 1, delivered: 1, dropped: 0, pending: 0 });
+    });
+
+    it("should leave held messages to the socket's pace while it is not ready", () => {
+      let socket!: SocketDouble;
+      let outbox!: WsOutbox<Msg>;
+      testScheduler.run(() => {
+        ({ socket, outbox } = setup({ highWaterMark: TINY_HWM }, 10));
+        at(0, () => outbox.send({ seq: 0 }));
+        // The first frame is in flight until 35: these are held by the buffer.
+        at(30, () => {
+          outbox.send({ seq: 1 });
+          outbox.send({ seq: 2 });
+          outbox.flush();
+        });
+      });
+
+      expect(timeline(socket)).toEqual([
+        [25, [0]],
+        [60, [1, 2]],
+      ]);
+      expect(outbox.stats()).toMatchObject({ accepted: 3, delivered: 3, dropped: 0 });
+    });
+
+    it('should do nothing once the outbox is stopping', () => {
+      let socket!: SocketDouble;
+      let outbox!: WsOutbox<Msg>;
+      testScheduler.run(() => {
+        ({ socket, outbox } = setup());
+        at(0, () => {
+          outbox.send({ seq: 0 });
+          void outbox.stop();
+          outbox.flush();
+        });
+      });
+
+      expect(timeline(socket)).toEqual([[0, [0]]]);
+      expect(outbox.stats()).toMatchObject({ accepted: 1, delivered: 1, dropped: 0 });
+    });
+  });
+
   it('should send a full batch at once, without waiting for the window', () => {
     let socket!: SocketDouble;
     testScheduler.run(() => {

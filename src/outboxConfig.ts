@@ -10,7 +10,7 @@ import type { BatchEncoder } from '../operators/ndjson.js';
 import { RawJson } from '../operators/rawJson.js';
 import { resolveMetrics } from './metrics.js';
 import type { OutboxMetrics } from './metrics.js';
-import { BuiltFrame } from './outboxEntry.js';
+import { BuiltFrame, FLUSH } from './outboxEntry.js';
 import type { OutgoingFrame } from './outgoingFrame.js';
 import type { FrameReport, WsOutboxOptions } from './wsOutbox.js';
 
@@ -18,7 +18,7 @@ import type { FrameReport, WsOutboxOptions } from './wsOutbox.js';
 export class CriticalJson extends RawJson {}
 
 /** What travels through an outbox's buffer and batches. */
-export type Entry<T> = T | RawJson | BuiltFrame;
+export type Entry<T> = T | RawJson | BuiltFrame | typeof FLUSH;
 
 /**
  * Everything an outbox derives from its options, built once per options object and shared by
@@ -106,7 +106,7 @@ function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
       maxBatch,
       leading: options.leading,
       scheduler,
-      isolate: isBuiltFrame,
+      isolate: travelsAlone,
     }),
     lingerMs: options.leading ? coalesceMs : 0,
     encode: ndjsonEncoder<Entry<T>>({
@@ -121,7 +121,8 @@ function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
   };
 }
 
-const isBuiltFrame = (entry: unknown): boolean => entry instanceof BuiltFrame;
+/** A built frame goes as it is; a flush closes the window before it. */
+const travelsAlone = (entry: unknown): boolean => entry instanceof BuiltFrame || entry === FLUSH;
 
 const FRAME_ACCESS = {
   // A frame built elsewhere is final: gzipped already, or meant to go as it is.

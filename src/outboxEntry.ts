@@ -41,9 +41,16 @@ export class BuiltFrame {
   ) {}
 }
 
-/** The messages an entry counts as: a built frame's, or one. */
+/**
+ * Closes the coalescing window it lands in, so that what the window holds goes out at once. It
+ * is no message: it counts as none and makes no frame.
+ */
+export const FLUSH: unique symbol = Symbol('ws-outbox flush');
+
+/** The messages an entry counts as: a built frame's, none for {@link FLUSH}, or one. */
 export function messagesIn(entry: unknown): number {
-  return entry instanceof BuiltFrame ? entry.messages : 1;
+  if (entry instanceof BuiltFrame) return entry.messages;
+  return entry === FLUSH ? 0 : 1;
 }
 
 /** Tells an entry that reports its drops that it was dropped. */

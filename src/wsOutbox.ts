@@ -9,7 +9,7 @@ import type { RawJson } from '../operators/rawJson.js';
 import type { OutboxMetrics } from './metrics.js';
 import { CriticalJson, outboxConfig } from './outboxConfig.js';
 import type { Entry, OutboxConfig } from './outboxConfig.js';
-import { BuiltFrame, messagesIn, reportDrop } from './outboxEntry.js';
+import { BuiltFrame, FLUSH, messagesIn, reportDrop } from './outboxEntry.js';
 import type { ReportedJson } from './outboxEntry.js';
 import type { OutgoingFrame } from './outgoingFrame.js';
 import { reportUnhandledError } from './reportError.js';
@@ -283,6 +283,22 @@ export class WsOutbox<T = unknown> {
     return this.enqueue(entry);
   }
 
+  /**
+   * Sends what the coalescing window holds now, as one frame, instead of at its deadline: for
+   * the end of a burst whose end is known (a replay, the last page of a result), so that its
+   * tail does not wait for the window to close.
+   *
+   * Does nothing when nothing waits in the window, while the socket is not ready (the buffer
+   * then holds what comes, and releases it at the socket's pace), or once the outbox is
+   * stopping or has ended.
+   */
+  flush(): void {
+    this.noticeClose();
+    const { pipeline } = this;
+    if (this.state !== 'running' || !pipeline || this.held > 0 || !pipeline.sink.ready) return;
+    pipeline.intake.next(FLUSH);
+  }
+
   /** The socket this outbox sends on. */
   get socket(): SendableSocket {
     return this.target;
@@ -379,6 +395,8 @@ export class WsOutbox<T = unknown> {
       batches.subscribe({
         next: (batch) => {
           const built = batch[0];
+          // What the window held went out before it, as a batch of its own.
+          if (built === FLUSH) return;
           if (built instanceof BuiltFrame) {
             // Alone in its batch (coalesce isolates it): it goes as it is.
             subscriber.next({

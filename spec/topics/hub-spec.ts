@@ -250,6 +250,30 @@ describe('TopicHub', () => {
     expect(pubs(socket)).toEqual([3, 4, 5, 6, 7, 8]);
   });
 
+  it("should send the tail of a replay once it is caught up, not at the window's deadline", async () => {
+    const { scheduler, manager, connect } = setup();
+    const socket = connect();
+    for (let n = 1; n <= 5; n++) await manager.publish('room:a', { n });
+    await manager.join(socket, 'room:a');
+    await settle(scheduler);
+    const epoch = lines(socket)[0].epoch as string;
+    const resumedAt = scheduler.now();
+
+    manager.handleTopicRequest(manager.outbox(socket)!, {
+      type: 'subscribe',
+      topic: 'room:a',
+      since: { epoch, offset: 2 },
+    });
+    await settle(scheduler);
+
+    expect(pubs(socket)).toEqual([3, 4, 5]);
+    const replayFrame = socket.frames.find((frame) =>
+      (frame.values as Line[]).some((line) => line.type === 'pub'),
+    )!;
+    // The coalescing window is 25 ms: without the flush the frame would go at its deadline.
+    expect(replayFrame.time).toBe(resumedAt);
+  });
+
   it('should answer the next request when a new epoch stops a resume waiting for its history', async () => {
     const { scheduler, manager, connect, store } = setup();
     const read = store.read.bind(store);

@@ -190,6 +190,8 @@ export class TopicSubscription implements TopicSubscriber {
                 this.state = 'live';
                 this.last = last;
                 feed.complete();
+                // The replay's tail goes now: the client is caught up one window sooner.
+                this.outbox.flush();
               },
             },
           ),
