@@ -12,7 +12,7 @@ export class RedisNode {
   private constructor(
     readonly server: TopicServer,
     readonly store: RedisTopicStore,
-    private readonly client: ReturnType<typeof createClient>,
+    private readonly client: { destroy(): void },
   ) {}
 
   /**
