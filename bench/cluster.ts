@@ -11,7 +11,8 @@
  * RATE (1,500 publications/s, all nodes together, each node a third, rooms in turn),
  * DURATION_MS (10,000, the measured phase), WARMUP_MS (2,000), ROUNDS (3), APPENDS (200,000:
  * publications appended as fast as one node's store takes them), KILL (1; 0 skips the kill
- * phase), KILL_PHASE_MS (4,000; a node is SIGKILLed a quarter in), ARMS (ws-outbox,socket.io).
+ * phase), KILL_PHASE_MS (4,000; a node is SIGKILLed a quarter in), ARMS (ws-outbox,socket.io),
+ * CPU_PROF_DIR (write a V8 CPU profile of every node that exits by itself there).
  *
  * Reports, per arm: deliveries per second and per server CPU-second (the three nodes' user +
  * system time; with Redis's too), publish-to-receive latency, Redis commands per publication
@@ -136,12 +137,14 @@ async function runArm(arm: ClusterArm, redis: Redis, redisUrl: string): Promise<
   const children: Child[] = [];
   try {
     const nodes = Array.from({ length: NODES }, (_, index) =>
-      startChild(`node ${index} (${arm})`, nodeScript, [
-        arm,
-        redisUrl,
-        String(index),
-        String(ROOMS),
-      ]),
+      startChild(
+        `node ${index} (${arm})`,
+        nodeScript,
+        [arm, redisUrl, String(index), String(ROOMS)],
+        process.env.CPU_PROF_DIR
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF_DIR}`]
+          : [],
+      ),
     );
     children.push(...nodes);
     const ports = await Promise.all(
