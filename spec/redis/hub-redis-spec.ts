@@ -1,9 +1,14 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { TopicStoreUnavailableError } from '../../src/redis/index.js';
 import type { RedisTopicStoreOptions } from '../../src/redis/index.js';
-import { topicKeys } from '../../src/redis/keys.js';
+import { producerKey, topicKeys } from '../../src/redis/keys.js';
+import { APPEND_SCRIPT, runScript } from '../../src/redis/scripts.js';
+import { decodeFrameSync } from '../../src/testing/index.js';
 import { connectTestClient, RedisServer } from '../helpers/redisServer.js';
 import type { TestRedisClient } from '../helpers/redisServer.js';
+import { until } from '../helpers/until.js';
+import { WebSocket } from '../topics/topicServer.js';
 import type { TopicServer } from '../topics/topicServer.js';
 import { gate, range, WatchedClient } from './clusterClient.js';
 import { RedisNode } from './redisNode.js';
@@ -234,7 +239,9 @@ describe('topics across nodes on Redis, over real sockets', () => {
       await s.until(() => s.answersOf(topic).length === 1, 'subscribed');
     }
     for (let n = 1; n <= 5; n++) await a.manager.publish(topic, { n });
-    await moving.until(() => moving.of(topic).length === 5, 'five publications');
+    await Promise.all(
+      [moving, staying].map((s) => s.until(() => s.of(topic).length === 5, 'five publications')),
+    );
 
     process.kill(redis.pid, 'SIGSTOP');
     const published: Array<Promise<number>> = [];
@@ -258,6 +265,43 @@ describe('topics across nodes on Redis, over real sockets', () => {
       expect(s.recoveries).toEqual([]);
     }
     expect(await metric(a.server, 'ws_outbox_publish_errors_total')).toBe(0);
+  });
+
+  it("resumes a client whose position is ahead of what the node's live feed has announced yet", async () => {
+    const [a, b] = [await node(), await node()];
+    const topic = newTopic();
+    const staying = client(b.url).follow(topic);
+    await staying.until(() => staying.answersOf(topic).length === 1, 'subscribed');
+    for (let n = 1; n <= 5; n++) await a.manager.publish(topic, { n });
+    await staying.until(() => staying.of(topic).length === 5, 'five publications');
+    const [{ epoch }] = staying.answersOf(topic) as [{ epoch: string }];
+    // Offsets 6..8 appended and never announced: node b's feed knows of 5 only, as a node whose
+    // pub/sub lags behind the node the client was on would.
+    const keys = topicKeys('ws-outbox:', topic);
+    await runScript(
+      admin,
+      APPEND_SCRIPT,
+      [keys.meta, keys.log, producerKey('ws-outbox:', topic, 'test')],
+      ['unused', '1000', '60000', 'nobody-listens', '1', '60000', '{"n":6}', '{"n":7}', '{"n":8}'],
+      new AbortController().signal,
+    );
+
+    const raw = await RawClient.open(b.url);
+    try {
+      raw.send({ type: 'subscribe', topic, since: { epoch, offset: 8 } });
+      await raw.until(() => raw.of('subscribed').length === 1, 'the answer');
+      expect(raw.of('subscribed')).toEqual([
+        { type: 'subscribed', topic, epoch, offset: 8, recovered: true, replayed: 0 },
+      ]);
+      // The next announcement shows node b the hole; it backfills, and the client gets only 9.
+      await a.manager.publish(topic, { n: 9 });
+      await raw.until(() => raw.of('pub').length === 1, 'the next publication');
+      await staying.until(() => staying.of(topic).length === 9, 'the backfill');
+      expect(raw.of('pub')).toEqual([{ type: 'pub', topic, offset: 9, data: { n: 9 } }]);
+      expect(staying.of(topic)).toEqual(range(1, 9));
+    } finally {
+      raw.close();
+    }
   });
 
   it('through Redis stopped for 2 s and restarted empty: publishes fail clearly and are counted, subscribers learn the epoch, the nodes carry on', async () => {
@@ -338,4 +382,43 @@ async function metric(
   return found.values
     .filter((value) => Object.entries(labels).every(([key, v]) => value.labels[key] === v))
     .reduce((sum, value) => sum + value.value, 0);
+}
+
+/** A raw protocol client: sends JSON, and collects every line the server sends, decoded. */
+class RawClient {
+  readonly lines: Array<Record<string, unknown>> = [];
+  private readonly events = new EventEmitter();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      for (const value of decodeFrameSync(isBinary ? new Uint8Array(data) : data.toString())) {
+        this.lines.push(value as Record<string, unknown>);
+      }
+      this.events.emit('lines');
+    });
+  }
+
+  static open(url: string): Promise<RawClient> {
+    const socket = new WebSocket(url);
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(message: object): void {
+    this.socket.send(JSON.stringify(message));
+  }
+
+  of(type: string): Array<Record<string, unknown>> {
+    return this.lines.filter((line) => line.type === type);
+  }
+
+  until(predicate: () => boolean, description: string): Promise<void> {
+    return until(predicate, this.events, 'lines', { description });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
 }
