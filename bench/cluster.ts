@@ -8,7 +8,7 @@
  *   SUBSCRIBERS=60 RATE=300 DURATION_MS=2000 WARMUP_MS=500 ROUNDS=1 APPENDS=20000 npm run bench:cluster
  *
  * Environment: SUBSCRIBERS (600: subscriber i on node i % 3, in room i % ROOMS), ROOMS (10),
- * RATE (1,500 publications/s, all nodes together, each node a third, rooms in turn),
+ * RATE (1,000 publications/s, all nodes together, each node a third, rooms in turn),
  * DURATION_MS (10,000, the measured phase), WARMUP_MS (2,000), ROUNDS (3), APPENDS (200,000:
  * publications appended as fast as one node's store takes them), KILL (1; 0 skips the kill
  * phase), KILL_PHASE_MS (4,000; a node is SIGKILLed a quarter in), ARMS (ws-outbox,socket.io),
@@ -40,7 +40,7 @@ import { envInt, fmtInt, median } from './lib/stats.js';
 
 const SUBSCRIBERS = envInt('SUBSCRIBERS', 600);
 const ROOMS = envInt('ROOMS', 10);
-const RATE = envInt('RATE', 1_500);
+const RATE = envInt('RATE', 1_000);
 const DURATION_MS = envInt('DURATION_MS', 10_000);
 const WARMUP_MS = process.env.WARMUP_MS === '0' ? 0 : envInt('WARMUP_MS', 2_000);
 const ROUNDS = envInt('ROUNDS', 3);

@@ -181,9 +181,15 @@ class Subscriber {
   private lost(): void {
     if (done || this.reconnecting) return;
     this.reconnecting = true;
-    if (this.socket instanceof WebSocket) this.socket.removeAllListeners();
-    else this.socket?.removeAllListeners();
-    (this.socket as IoSocket).close?.();
+    const socket = this.socket;
+    if (socket instanceof WebSocket) {
+      // Closed already (this runs on 'close'); an error after it must not go unhandled.
+      socket.removeAllListeners();
+      socket.on('error', () => {});
+    } else if (socket) {
+      socket.removeAllListeners();
+      socket.close();
+    }
     if (this.ready) phase.reconnected++;
     // For socket.io, caught up means the first publication after the reconnect.
     this.catchUpTo = this.catchUpTo ?? (arm === 'socket.io' ? 0 : undefined);
