@@ -239,6 +239,9 @@ async function main(): Promise<void> {
           setTimeout(check, 20);
           return;
         }
+        const undrained = subscribers.filter(
+          (s) => s.catchUpTo !== undefined || !s.drained(last),
+        ).length;
         const latencies = phase.latencies.sorted();
         const resumes = phase.resumes.sorted();
         const report: ClientPhase = {
@@ -254,6 +257,7 @@ async function main(): Promise<void> {
           resumeP99: percentileSorted(resumes, 99),
           notRecovered: phase.notRecovered,
           timedOut,
+          undrained,
         };
         void toParent(report);
       };

@@ -17,9 +17,8 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { Server as IoServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
-import { ConnectionManager } from '../../src/index.js';
-import { RedisTopicStore } from '../../src/redis/index.js';
 import { fromParent, toParent } from './child.js';
+import { clusterLibrary } from './clusterLibrary.js';
 import type { IpcMessage } from './child.js';
 import { CLUSTER_ARMS, roomName } from './clusterProtocol.js';
 import type {
@@ -36,6 +35,10 @@ if (!CLUSTER_ARMS.includes(armArg as ClusterArm)) throw new Error(`unknown arm $
 const arm = armArg as ClusterArm;
 const node = Number(nodeArg);
 const ROOMS = Number(roomsArg);
+const {
+  server: { ConnectionManager },
+  redis: { RedisTopicStore },
+} = clusterLibrary();
 
 interface Arm {
   publish(room: number, tick: ClusterTick): void;

@@ -51,7 +51,10 @@ export interface NodeAppends extends IpcMessage {
   cpuSeconds: number;
 }
 
-/** client → parent, after `drain`: what its subscribers received in the phase. */
+/**
+ * client → parent, after `drain`: what its subscribers received in the phase. A percentile of
+ * no sample is NaN, which IPC carries as `null`.
+ */
 export interface ClientPhase extends IpcMessage {
   type: 'drained';
   received: number;
@@ -70,4 +73,6 @@ export interface ClientPhase extends IpcMessage {
   /** Subscribers told `recovered: false`. */
   notRecovered: number;
   timedOut: boolean;
+  /** Subscribers that had not caught up, or not got every publication, when it timed out. */
+  undrained: number;
 }
