@@ -7,8 +7,10 @@
  *   npm run bench:cluster
  *   SUBSCRIBERS=60 RATE=300 DURATION_MS=2000 WARMUP_MS=500 ROUNDS=1 APPENDS=20000 npm run bench:cluster
  *
- * Environment: SUBSCRIBERS (600: subscriber i on node i % 3, in room i % ROOMS), ROOMS (10),
- * RATE (1,000 publications/s, all nodes together, each node a third, rooms in turn),
+ * Environment: SUBSCRIBERS (300: subscriber i on node i % 3, in room ⌊i / 3⌋ % ROOMS, so that
+ * every room has subscribers on every node), ROOMS (3), RATE (600 publications/s, all nodes
+ * together, each node a third, rooms in turn: 200 per room per second, about 5 per room in
+ * each 25 ms coalescing window),
  * DURATION_MS (10,000, the measured phase), WARMUP_MS (2,000), ROUNDS (3), APPENDS (200,000:
  * publications appended as fast as one node's store takes them), KILL (1; 0 skips the kill
  * phase), KILL_PHASE_MS (4,000; a node is SIGKILLed a quarter in), ARMS (ws-outbox,socket.io),
@@ -18,8 +20,8 @@
  *
  * Reports, per arm: deliveries per second and per server CPU-second (the three nodes' user +
  * system time; with Redis's too), publish-to-receive latency, Redis commands per publication
- * (INFO commandstats, which counts the commands a script runs too), publications missed or repeated; for ws-outbox the appends per second
- * with the publisher's coalescing; and after a node is killed, how long its subscribers take
+ * (INFO commandstats, which counts the commands a script runs too), publications missed or
+ * repeated; for ws-outbox the appends per second with the publisher's coalescing; and after a node is killed, how long its subscribers take
  * from their reconnect to caught up (socket.io: to their next publication, having missed those
  * published meanwhile).
  */
@@ -41,9 +43,9 @@ import { CLUSTER_LIBRARY_ENV, compileClusterLibrary } from './lib/clusterLibrary
 import { startRedis } from './lib/redisProcess.js';
 import { envInt, fmtInt, median } from './lib/stats.js';
 
-const SUBSCRIBERS = envInt('SUBSCRIBERS', 600);
-const ROOMS = envInt('ROOMS', 10);
-const RATE = envInt('RATE', 1_000);
+const SUBSCRIBERS = envInt('SUBSCRIBERS', 300);
+const ROOMS = envInt('ROOMS', 3);
+const RATE = envInt('RATE', 600);
 const DURATION_MS = envInt('DURATION_MS', 10_000);
 const WARMUP_MS = process.env.WARMUP_MS === '0' ? 0 : envInt('WARMUP_MS', 2_000);
 const ROUNDS = envInt('ROUNDS', 3);

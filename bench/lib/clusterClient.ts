@@ -1,6 +1,6 @@
 /**
  * Client child of `bench/cluster.ts`: every subscriber of one run, subscriber i on node i % 3
- * and in room i % rooms. Counts what each receives, checks each publisher's sequence per room
+ * and in room ⌊i / 3⌋ % rooms. Counts what each receives, checks each publisher's sequence per room
  * (a hole is a publication missed, a repeat a duplicate), and times publish-to-receive.
  *
  * When a subscriber's connection drops (its node killed), it reconnects to the next node at
@@ -80,7 +80,8 @@ class Subscriber {
     private readonly onReady: () => void,
   ) {
     this.node = index % URLS.length;
-    this.room = index % ROOMS;
+    // Every room on every node, whatever the number of rooms.
+    this.room = Math.floor(index / URLS.length) % ROOMS;
     this.topic = roomName(this.room);
   }
 
