@@ -274,6 +274,34 @@ describe('TopicHub', () => {
     expect(replayFrame.time).toBe(resumedAt);
   });
 
+  it("should answer epoch to a position past the topic's top, and follow from the top", async () => {
+    const { scheduler, manager, connect } = setup();
+    const socket = connect();
+    for (let n = 1; n <= 5; n++) await manager.publish('room:a', { n });
+    await manager.join(socket, 'room:a');
+    await settle(scheduler);
+    const epoch = lines(socket)[0].epoch as string;
+
+    manager.handleTopicRequest(manager.outbox(socket)!, {
+      type: 'subscribe',
+      topic: 'room:a',
+      since: { epoch, offset: 9 },
+    });
+    await settle(scheduler);
+    await manager.publish('room:a', { n: 6 });
+    await settle(scheduler);
+
+    expect(lines(socket).filter((line) => line.type === 'subscribed')[1]).toEqual({
+      type: 'subscribed',
+      topic: 'room:a',
+      epoch,
+      offset: 5,
+      recovered: false,
+      reason: 'epoch',
+    });
+    expect(pubs(socket)).toEqual([6]);
+  });
+
   it('should answer the next request when a new epoch stops a resume waiting for its history', async () => {
     const { scheduler, manager, connect, store } = setup();
     const read = store.read.bind(store);

@@ -278,9 +278,24 @@ function toPage(reply: readonly unknown[]): HistoryPage {
   };
 }
 
-/** A candidate epoch, used by a script only when the topic has none. */
+const EPOCH_BYTES = 12;
+/** Random bytes for candidate epochs, drawn 256 epochs at a time. */
+let epochPool = Buffer.alloc(0);
+let epochPoolOffset = 0;
+
+/**
+ * A candidate epoch, used by a script only when the topic has none. Every script call sends one,
+ * so they are sliced from a pool of random bytes rather than drawn one by one (a draw of 12
+ * bytes cost a third of an append's CPU time on the node).
+ */
 function newEpoch(): string {
-  return randomBytes(12).toString('base64url');
+  if (epochPoolOffset + EPOCH_BYTES > epochPool.length) {
+    epochPool = randomBytes(EPOCH_BYTES * 256);
+    epochPoolOffset = 0;
+  }
+  const epoch = epochPool.toString('base64url', epochPoolOffset, epochPoolOffset + EPOCH_BYTES);
+  epochPoolOffset += EPOCH_BYTES;
+  return epoch;
 }
 
 function isOneLine(data: unknown): boolean {

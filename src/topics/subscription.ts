@@ -95,8 +95,12 @@ export class TopicSubscription implements TopicSubscriber {
     if (since === undefined) {
       this.answer(freshSubscribed(name, position));
       this.follow(position);
-    } else if (since.epoch !== position.epoch || since.offset > position.offset) {
+    } else if (since.epoch !== position.epoch) {
       this.notResumed(position, 'epoch');
+    } else if (since.offset > position.offset) {
+      // Ahead of this node: with a store shared by several processes, another node may have
+      // sent publications this node's live feed has not announced yet. The history decides.
+      await this.catchUpFrom(since);
     } else if (since.offset === position.offset) {
       this.limits.metrics?.topicResumes.inc({ outcome: 'recovered' });
       this.answer(resumedSubscribed(name, since, 0));
@@ -234,7 +238,8 @@ export class TopicSubscription implements TopicSubscriber {
     return read(after).pipe(
       // The first page only: the ones `expand` reads do not come back through here.
       tap((page) => {
-        if (page.epoch !== since.epoch) throw new NotResumed('epoch');
+        // A position past the topic's top is from nothing this epoch published.
+        if (page.epoch !== since.epoch || after > page.top) throw new NotResumed('epoch');
         if (page.oldest > after + 1) throw new NotResumed('too_old');
         onResumed(page.top - after);
       }),
