@@ -39,7 +39,7 @@ import type {
   NodeListening,
   NodeStopped,
 } from './lib/clusterProtocol.js';
-import { CLUSTER_LIBRARY_ENV, compileClusterLibrary } from './lib/clusterLibrary.js';
+import { compileLibrary, LIBRARY_ENV, removeLibrary } from './lib/library.js';
 import { startRedis } from './lib/redisProcess.js';
 import { envInt, fmtInt, median } from './lib/stats.js';
 
@@ -222,9 +222,11 @@ async function runArm(arm: ClusterArm, redis: Redis, redisUrl: string): Promise<
 
 async function main(): Promise<void> {
   const loadAtStart = loadavg();
-  // The nodes load the library compiled, as users run it (see clusterLibrary.ts).
+  // The nodes load the library compiled, as users run it (see lib/library.ts).
   if (process.env.LIBRARY !== 'sources') {
-    process.env[CLUSTER_LIBRARY_ENV] = await compileClusterLibrary();
+    const dir = await compileLibrary();
+    process.env[LIBRARY_ENV] = dir;
+    process.on('exit', () => removeLibrary(dir));
   }
   const server = await startRedis();
   const redis: Redis = createClient({ url: server.url });

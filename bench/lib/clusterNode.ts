@@ -18,7 +18,7 @@ import { createClient } from 'redis';
 import { Server as IoServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
 import { fromParent, toParent } from './child.js';
-import { clusterLibrary } from './clusterLibrary.js';
+import { redisLibrary, serverLibrary } from './library.js';
 import type { IpcMessage } from './child.js';
 import { CLUSTER_ARMS, roomName } from './clusterProtocol.js';
 import type {
@@ -35,10 +35,8 @@ if (!CLUSTER_ARMS.includes(armArg as ClusterArm)) throw new Error(`unknown arm $
 const arm = armArg as ClusterArm;
 const node = Number(nodeArg);
 const ROOMS = Number(roomsArg);
-const {
-  server: { ConnectionManager },
-  redis: { RedisTopicStore },
-} = clusterLibrary();
+const { ConnectionManager } = serverLibrary();
+const { RedisTopicStore } = redisLibrary();
 
 interface Arm {
   publish(room: number, tick: ClusterTick): void;

@@ -19,9 +19,10 @@ export const LIBRARY_ENV = 'WS_OUTBOX_BENCH_LIB';
 const root = join(__dirname, '..', '..');
 
 /**
- * Compiles `src/index.ts` and `src/client/index.ts` into one CommonJS file each, dependencies
+ * Compiles `src/index.ts`, `src/client/index.ts` and `src/redis/index.ts` into one CommonJS file
+ * each, dependencies
  * left as `require`s, under `node_modules/.cache` (so that they resolve from there).
- * @returns The directory holding `index.js` and `client.js`; {@link removeLibrary} removes it.
+ * @returns The directory holding `index.js`, `client.js` and `redis.js`; {@link removeLibrary} removes it.
  */
 export async function compileLibrary(): Promise<string> {
   // One directory per run, so that two runs in one checkout do not overwrite each other's.
@@ -30,6 +31,7 @@ export async function compileLibrary(): Promise<string> {
     entryPoints: {
       index: join(root, 'src', 'index.ts'),
       client: join(root, 'src', 'client', 'index.ts'),
+      redis: join(root, 'src', 'redis', 'index.ts'),
     },
     outdir,
     bundle: true,
@@ -50,6 +52,7 @@ export function removeLibrary(dir: string): void {
 
 type Server = typeof import('../../src/index.js');
 type Client = typeof import('../../src/client/index.js');
+type Redis = typeof import('../../src/redis/index.js');
 
 /** The server side of the library: compiled if the parent compiled it, else the sources. */
 export function serverLibrary(): Server {
@@ -63,4 +66,11 @@ export function clientLibrary(): Client {
   const dir = process.env[LIBRARY_ENV];
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (dir ? require(join(dir, 'client.js')) : require('../../src/client/index.js')) as Client;
+}
+
+/** `ws-outbox/redis`: compiled if the parent compiled it, else the sources. */
+export function redisLibrary(): Redis {
+  const dir = process.env[LIBRARY_ENV];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (dir ? require(join(dir, 'redis.js')) : require('../../src/redis/index.js')) as Redis;
 }
