@@ -559,7 +559,7 @@ function sessionIdOf(req: IncomingMessage): string | undefined {
 }
 
 /**
- * The thread a connection's chat messages join: `?thread_id=` of its URL (as the seed's
+ * The thread a connection's chat messages join: `?thread_id=` of its URL (as the original design's
  * `/ws/test?thread_id=test`) when it is a plain short name, else one of its own.
  */
 function threadIdOf(req: IncomingMessage, connection: number): string {

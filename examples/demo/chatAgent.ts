@@ -37,7 +37,7 @@ export interface ChatLimits {
 /**
  * The default limits. A reply is at most 1,000 tokens (about 30 s at the default pace); one
  * connection streams at most 1,024 replies, 4,096 tokens and 256 Ki characters at once, room
- * for the seed's load test (1,000 two-token chats sent at once) and for four of the longest
+ * for the original design's load test (1,000 two-token chats sent at once) and for four of the longest
  * replies; all connections together, 32 times that.
  */
 export const DEFAULT_CHAT_LIMITS: ChatLimits = {
