@@ -323,7 +323,78 @@ describe('WsOutbox in virtual time', () => {
     });
   });
 
-  it('should hold no listener on its socket and no timer once idle, and subscribe again on the next send', () => {
+  it('should keep its pipeline for releaseAfterMs once idle, then hold no listener and no timer, and subscribe again on the next send', () => {
+    let socket!: SocketDouble;
+    const listeners: Array<[number, number]> = [];
+    const live: Array<[number, number]> = [];
+    testScheduler.run(() => {
+      const scheduler = countingScheduler(testScheduler);
+      socket = new SocketDouble(testScheduler, 1);
+      const count = () =>
+        listeners.push([
+          testScheduler.now(),
+          socket.listenerCount('close') + socket.listenerCount('open'),
+        ]);
+      const outbox = new WsOutbox<Msg>(socket, {
+        scheduler,
+        compressor: gzipSyncCompressor,
+        metrics: false,
+      }).start();
+      count();
+      at(0, () => {
+        outbox.send({ seq: 0 });
+        count();
+      });
+      // The frame leaves at 25 and is called back at 26: idle from then on, the pipeline kept
+      // (one timer: its release at 1026), and reused by the next message.
+      at(27, () => {
+        count();
+        live.push([27, scheduler.live]);
+      });
+      at(40, () => {
+        outbox.send({ seq: 1 });
+        count();
+      });
+      // Idle again at 1026: released.
+      at(1027, () => {
+        count();
+        live.push([1027, scheduler.live]);
+      });
+      at(1040, () => {
+        outbox.send({ seq: 2 });
+        count();
+      });
+    });
+
+    expect(listeners).toEqual([
+      [0, 0],
+      [0, 1],
+      [27, 1],
+      [40, 1],
+      [1027, 0],
+      [1040, 1],
+    ]);
+    expect(live).toEqual([
+      [27, 1],
+      [1027, 0],
+    ]);
+    expect(timeline(socket)).toEqual([
+      [25, [0]],
+      [65, [1]],
+      [1065, [2]],
+    ]);
+  });
+
+  it('should refuse a releaseAfterMs that is not a finite number >= 0, at construction', () => {
+    const socket = new SocketDouble(testScheduler, 1);
+    for (const releaseAfterMs of [-1, Number.NaN, Infinity]) {
+      expect(() => new WsOutbox<Msg>(socket, { releaseAfterMs, metrics: false })).toThrow(
+        /releaseAfterMs must be a finite number >= 0/,
+      );
+    }
+  });
+
+  it('should hold no listener on its socket and no timer once idle with releaseAfterMs 0, and subscribe again on the next send', () => {
     let socket!: SocketDouble;
     const listeners: Array<[number, number]> = [];
     const live: number[] = [];
@@ -339,6 +410,7 @@ describe('WsOutbox in virtual time', () => {
         scheduler,
         compressor: gzipSyncCompressor,
         metrics: false,
+        releaseAfterMs: 0,
       }).start();
       count();
       at(0, () => {

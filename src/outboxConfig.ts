@@ -38,7 +38,7 @@ export interface OutboxConfig<T> {
   readonly gzip: GzipOverConfig;
   /** Shared by every pipeline: `coalesce` keeps its state per subscription. */
   readonly coalesce: OperatorFunction<Entry<T>, Entry<T>[]>;
-  /** How long a `leading` outbox stays subscribed once idle (its window may still be open). */
+  /** How long an outbox keeps its pipeline once idle (`releaseAfterMs`, at least a `leading` window). */
   readonly lingerMs: number;
   /** Serializes a batch of messages (never a batch holding a `BuiltFrame`: those travel alone). */
   readonly encode: BatchEncoder<Entry<T>>;
@@ -69,12 +69,25 @@ export function outboxConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
   return config;
 }
 
+/**
+ * How long an idle outbox keeps its pipeline by default: long enough that steady traffic (a
+ * topic's frame every window) does not subscribe it again for every frame, short enough that a
+ * connection gone quiet soon costs only its counts.
+ */
+const DEFAULT_RELEASE_AFTER_MS = 1_000;
+
 function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
   const capacity = options.capacity ?? 512;
   const overflow = options.overflow ?? 'drop-newest';
   const highWaterMark = options.highWaterMark ?? 1024 * 1024;
   const coalesceMs = options.coalesceMs ?? 25;
+  const releaseAfterMs = options.releaseAfterMs ?? DEFAULT_RELEASE_AFTER_MS;
   const scheduler = options.scheduler ?? asyncScheduler;
+  if (!(releaseAfterMs >= 0 && Number.isFinite(releaseAfterMs))) {
+    throw new RangeError(
+      `WsOutbox: releaseAfterMs must be a finite number >= 0, got ${releaseAfterMs}`,
+    );
+  }
   if (!(highWaterMark > 0)) {
     throw new RangeError(`WsOutbox: highWaterMark must be > 0 bytes, got ${highWaterMark}`);
   }
@@ -108,7 +121,8 @@ function buildConfig<T>(options: WsOutboxOptions<T>): OutboxConfig<T> {
       scheduler,
       isolate: travelsAlone,
     }),
-    lingerMs: options.leading ? coalesceMs : 0,
+    // A leading outbox's window may still be open when it goes idle: its pipeline outlives it.
+    lingerMs: options.leading ? Math.max(releaseAfterMs, coalesceMs) : releaseAfterMs,
     encode: ndjsonEncoder<Entry<T>>({
       schema: options.schema,
       stringify: options.stringify as ((message: Entry<T>) => string) | undefined,

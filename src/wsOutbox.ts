@@ -28,6 +28,14 @@ export interface WsOutboxOptions<T> {
   /** Send the first message after idle alone and at once. Default false. */
   leading?: boolean;
   /**
+   * How long an outbox keeps its pipeline (its subscribed stages, its sink's listener) once
+   * nothing is held, pending or in flight, before releasing it. Steady traffic, such as a
+   * topic's frame every window, then reuses one pipeline instead of subscribing one per frame;
+   * a connection gone quiet costs only its counts once this has passed. `0` releases it at
+   * once: the least memory per connection, the most CPU per frame. Default 1,000.
+   */
+  releaseAfterMs?: number;
+  /**
    * Frames over this many UTF-8 bytes are gzipped; `false` turns compression off. Default 10,000.
    */
   compressAbove?: number | false;
@@ -516,13 +524,16 @@ export class WsOutbox<T = unknown> {
     if (lingerMs === 0) {
       this.releasePipeline();
     } else if (pipeline.linger === undefined) {
-      // A leading outbox's window may still be open: a message in it must be coalesced, not
-      // sent alone as the first after idle. Released once a whole window has passed idle.
-      pipeline.linger = scheduler.schedule(() => {
+      // Steady traffic reuses the pipeline rather than subscribing one per frame, and a leading
+      // outbox's window, which may still be open, must coalesce what comes, not send it alone.
+      // Released if it is idle when the time is up; if not, the next idle moment starts again.
+      const linger = scheduler.schedule(() => {
         pipeline.linger = undefined;
+        pipeline.subscription.remove(linger);
         if (this.pipeline === pipeline && this.pending === 0) this.releasePipeline();
       }, lingerMs);
-      pipeline.subscription.add(pipeline.linger);
+      pipeline.linger = linger;
+      pipeline.subscription.add(linger);
     }
   }
 

@@ -110,12 +110,14 @@ async function main(): Promise<void> {
   if (manager) {
     for (const socket of manager.sockets()) manager.sendMessage(socket, { type: 'hello' });
     await measure('active');
-    // The windows close; the frames go out; each outbox lets its pipeline go once called back.
+    // The windows close; the frames go out; once called back, each outbox keeps its pipeline
+    // for releaseAfterMs, then lets it go: the second flush is that time passing.
     scheduler.flush();
     const outboxes = manager.sockets().map((socket) => manager.outbox(socket)!);
     while (outboxes.some((outbox) => outbox.stats().delivered < 1)) {
       await new Promise((resolve) => setImmediate(resolve));
     }
+    scheduler.flush();
     await measure('idle again');
   }
   await fromParent('exit');
