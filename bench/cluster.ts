@@ -40,7 +40,7 @@ import type {
   NodeStopped,
 } from './lib/clusterProtocol.js';
 import { compileLibrary, LIBRARY_ENV, removeLibrary } from './lib/library.js';
-import { startRedis } from './lib/redisProcess.js';
+import { RedisServer } from '../spec/helpers/redisServer.js';
 import { envInt, fmtInt, median } from './lib/stats.js';
 
 const SUBSCRIBERS = envInt('SUBSCRIBERS', 300);
@@ -228,7 +228,8 @@ async function main(): Promise<void> {
     process.env[LIBRARY_ENV] = dir;
     process.on('exit', () => removeLibrary(dir));
   }
-  const server = await startRedis();
+  // The tests' own: a redis-server on a free port, with no persistence.
+  const server = await RedisServer.start();
   const redis: Redis = createClient({ url: server.url });
   redis.on('error', () => {});
   await redis.connect();

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium } from './chromium.js';
 import { createDemoServer } from '../../examples/demo/app.js';
 import type { DemoServer } from '../../examples/demo/app.js';
 import { sample } from '../helpers/metricsText.js';
@@ -11,8 +11,6 @@ import { sample } from '../helpers/metricsText.js';
  * 127.0.0.1: a burst, a slow reader, a dropped connection, two tabs in one room.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = join(__dirname, '..', '..', 'artifacts');
 /** Every wait on the page: generous for CI, far below the test timeout. */
 const WAIT = { timeout: 15_000 };
 
@@ -22,19 +20,7 @@ const pages: Page[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,15 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium } from './chromium.js';
 import { createDemoServer } from '../../examples/demo/app.js';
 import type { DemoServer, DemoServerOptions } from '../../examples/demo/app.js';
 import type { ChunkEvent } from '../../examples/demo/memory/operations.js';
 
 /** The demo page in Debian's Chromium, against the real demo server on 127.0.0.1. */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = join(__dirname, '..', '..', 'artifacts');
 /** Every wait on the page: generous for CI, far below the test timeout. */
 const WAIT = { timeout: 10_000 };
 
@@ -43,19 +41,7 @@ function startDemo(port = 0): Promise<DemoServer> {
 }
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
