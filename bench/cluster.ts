@@ -41,7 +41,8 @@ import type {
 } from './lib/clusterProtocol.js';
 import { compileLibrary, LIBRARY_ENV, removeLibrary } from './lib/library.js';
 import { RedisServer } from '../spec/helpers/redisServer.js';
-import { envInt, fmtInt, median } from './lib/stats.js';
+import { envInt, fmtInt, printTargets, median } from './lib/stats.js';
+import type { Target } from './lib/stats.js';
 
 const SUBSCRIBERS = envInt('SUBSCRIBERS', 300);
 const ROOMS = envInt('ROOMS', 3);
@@ -346,7 +347,7 @@ function report(runs: Map<ClusterArm, Run[]>, loadAtStart: number[]): void {
   }
 
   const perCpu = (arm: ClusterArm) => m(arm, (r) => r.delivered / r.nodeCpu);
-  const targets: Array<[string, number, string, boolean]> = [
+  const targets: Target[] = [
     [
       'deliveries per node CPU-second, ws-outbox ÷ socket.io',
       perCpu('ws-outbox') / perCpu('socket.io'),
@@ -382,18 +383,7 @@ function report(runs: Map<ClusterArm, Run[]>, loadAtStart: number[]): void {
         Math.max(...runs.get('ws-outbox')!.map((r) => r.kill!.missed)) === 0,
     ],
   ];
-  console.log('\n| target | measured | wanted | |');
-  console.log('| --- | ---: | ---: | --- |');
-  for (const [name, value, wanted, met] of targets) {
-    const shown = Number.isNaN(value)
-      ? 'n/a'
-      : Number.isInteger(value)
-        ? fmtInt(value)
-        : value.toFixed(2);
-    console.log(
-      `| ${name} | ${shown} | ${wanted} | ${Number.isNaN(value) ? '' : met ? 'met' : 'MISSED'} |`,
-    );
-  }
+  printTargets(targets);
 }
 
 main().catch((error: unknown) => {

@@ -42,7 +42,8 @@ import type {
   ResumeResult,
   Scenario,
 } from './lib/fanoutProtocol.js';
-import { envInt, fmtInt, median, percentileSorted } from './lib/stats.js';
+import { envInt, fmtInt, median, percentileSorted, printTargets } from './lib/stats.js';
+import type { Target } from './lib/stats.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   one: {
@@ -248,7 +249,7 @@ function report(results: Map<Scenario, Map<FanoutArm, Run[]>>, resumed?: Resumed
         ? ' ws-outbox subscribers: one `OutboxClient` each.'
         : ' ws-outbox subscribers: bare `ws`, frames decoded and offsets checked.'),
   );
-  const targets: Array<[string, number, string, boolean]> = [];
+  const targets: Target[] = [];
   for (const [scenario, runs] of results) {
     const m = (arm: FanoutArm, pick: (run: Run) => number) =>
       runs.has(arm) ? median(runs.get(arm)!.map(pick)) : NaN;
@@ -361,12 +362,7 @@ function report(results: Map<Scenario, Map<FanoutArm, Run[]>>, resumed?: Resumed
     ]);
   }
 
-  console.log('\n| target | measured | wanted | |');
-  console.log('| --- | ---: | ---: | --- |');
-  for (const [name, value, wanted, met] of targets) {
-    const shown = Number.isInteger(value) ? fmtInt(value) : fmt(value, 2);
-    console.log(`| ${name} | ${shown} | ${wanted} | ${met ? 'met' : 'MISSED'} |`);
-  }
+  printTargets(targets);
 }
 
 main().catch((error: unknown) => {

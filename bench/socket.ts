@@ -27,7 +27,8 @@ import { compileLibrary, LIBRARY_ENV, removeLibrary } from './lib/library.js';
 import type { Child } from './lib/child.js';
 import { ALL_ARMS, ARM_LABELS, ARMS, TICK_TEXT } from './lib/protocol.js';
 import type { ArmName, ClientResult, ServerResult } from './lib/protocol.js';
-import { envInt, fmtInt, fmtMiB, median } from './lib/stats.js';
+import { envInt, fmtInt, printTargets, fmtMiB, median } from './lib/stats.js';
+import type { Target } from './lib/stats.js';
 
 const MESSAGES = envInt('MESSAGES', 200_000);
 const ROUNDS = envInt('ROUNDS', 7);
@@ -188,7 +189,7 @@ function report(runs: Map<ArmName, Run[]>): void {
   const cpuPerMessage = (arm: ArmName) =>
     runs.has(arm) ? m(arm, (r) => r.server.cpuSeconds / r.client.received) : NaN;
   const overFloor = (arm: ArmName) => cpuPerMessage(arm) / cpuPerMessage('floor');
-  const targets: Array<[string, number, string, boolean]> = [
+  const targets: Target[] = [
     [
       'server CPU per delivered message, WsOutbox (compression off) ÷ floor',
       overFloor('outbox-nocompress'),
@@ -216,18 +217,7 @@ function report(runs: Map<ArmName, Run[]>): void {
       ],
     ),
   ];
-  console.log('\n| target | measured | wanted | |');
-  console.log('| --- | ---: | ---: | --- |');
-  for (const [name, value, wanted, met] of targets) {
-    const shown = Number.isNaN(value)
-      ? 'n/a'
-      : Number.isInteger(value)
-        ? fmtInt(value)
-        : value.toFixed(2);
-    console.log(
-      `| ${name} | ${shown} | ${wanted} | ${Number.isNaN(value) ? '' : met ? 'met' : 'MISSED'} |`,
-    );
-  }
+  printTargets(targets);
 
   const cpuRatios: Array<[string, number]> = [
     ['naive ÷ WsOutbox (defaults)', cpuPerMessage('naive') / cpuPerMessage('outbox')],

@@ -44,6 +44,20 @@ export function fmtMiB(bytes: number, digits = 1): string {
   return (bytes / MiB).toFixed(digits);
 }
 
+/** A benchmark's target: what it measures, the figure, what is wanted, and whether it is met. */
+export type Target = [name: string, measured: number, wanted: string, met: boolean];
+
+/** Prints the targets as a Markdown table; a figure not measured (NaN) is `n/a`, unjudged. */
+export function printTargets(targets: readonly Target[]): void {
+  console.log('\n| target | measured | wanted | |');
+  console.log('| --- | ---: | ---: | --- |');
+  for (const [name, value, wanted, met] of targets) {
+    const measured = !Number.isNaN(value);
+    const shown = !measured ? 'n/a' : Number.isInteger(value) ? fmtInt(value) : value.toFixed(2);
+    console.log(`| ${name} | ${shown} | ${wanted} | ${!measured ? '' : met ? 'met' : 'MISSED'} |`);
+  }
+}
+
 /** Reads a positive integer from the environment, with a default. */
 export function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
