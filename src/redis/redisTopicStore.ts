@@ -19,6 +19,7 @@ import { APPEND_SCRIPT, READ_SCRIPT, runScript } from './scripts.js';
 import { Subscriber } from './subscriber.js';
 import { TopicFeed } from './topicFeed.js';
 import type { FeedContext } from './topicFeed.js';
+import { isOffset } from '../topics/validate.js';
 
 /**
  * Topics on Redis, shared by every process that uses the same Redis: offsets, epochs, bounded
@@ -131,7 +132,7 @@ export class RedisTopicStore implements TopicStore {
   async read(topic: string, after: number, limit: number): Promise<HistoryPage> {
     this.checkOpen();
     checkTopic(topic);
-    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 0) {
+    if (!isOffset(after) || !isOffset(limit)) {
       throw new RangeError('read: after and limit must be integers >= 0');
     }
     return this.readHistory(topic, after, limit);

@@ -1,5 +1,4 @@
 import { isRawJson } from '../../operators/rawJson.js';
-import type { RawJson } from '../../operators/rawJson.js';
 import type { OutboxMetrics } from '../metrics.js';
 import type { OutboxConfig } from '../outboxConfig.js';
 import { reportUnhandledError } from '../reportError.js';
@@ -7,12 +6,12 @@ import type { SendableSocket } from '../socketSink.js';
 import type { WsOutbox } from '../wsOutbox.js';
 import { LocalTopic } from './localTopic.js';
 import { MemoryTopicStore } from './memoryStore.js';
-import { topicError, unsubscribedMessage } from './messages.js';
+import { answer, topicError, unsubscribedMessage } from './messages.js';
 import type { TopicErrorCode } from './messages.js';
 import type { TopicPosition, TopicStore } from './store.js';
 import { TopicSubscription } from './subscription.js';
 import type { SubscriptionLimits } from './subscription.js';
-import { DEFAULT_MAX_TOPIC_LENGTH } from './validate.js';
+import { isOffset, isTopicName } from './validate.js';
 
 /** Options of a `ConnectionManager`'s topics. Every bound has a default; see each. */
 export interface TopicsOptions<S = SendableSocket> {
@@ -346,23 +345,12 @@ function refuse(outbox: WsOutbox<unknown>, topic: string | undefined, code: Topi
   answer(outbox, topicError(topic, code));
 }
 
-/** Protocol answers are never dropped by overflow. */
-function answer(outbox: WsOutbox<unknown>, message: RawJson): void {
-  outbox.send(message, { critical: true });
-}
-
-function isTopicName(topic: unknown): topic is string {
-  return typeof topic === 'string' && topic.length > 0 && topic.length <= DEFAULT_MAX_TOPIC_LENGTH;
-}
-
 /** A client's `since`, or `null` when it is not `{epoch: string, offset: integer >= 0}`. */
 function position(since: unknown): TopicPosition | null {
   if (typeof since !== 'object' || since === null) return null;
   const { epoch, offset } = since as { epoch?: unknown; offset?: unknown };
-  if (typeof epoch !== 'string' || !Number.isSafeInteger(offset) || (offset as number) < 0) {
-    return null;
-  }
-  return { epoch, offset: offset as number };
+  if (typeof epoch !== 'string' || !isOffset(offset)) return null;
+  return { epoch, offset };
 }
 
 function positive(name: string, value: number): number {

@@ -136,6 +136,9 @@ export class LocalTopic {
       }
       this.epochNow = event.epoch;
       this.onPublications(event.publications.length);
+      // One copy per event, not per publication: offering a publication neither adds nor
+      // removes a subscriber (both wait for the store or the socket).
+      const subscribers = [...this.subscribers];
       for (const { offset, data } of event.publications) {
         const publication: Publication = {
           epoch: event.epoch,
@@ -144,9 +147,7 @@ export class LocalTopic {
         };
         this.topNow = offset;
         this.publications.next(publication);
-        for (const subscriber of [...this.subscribers]) {
-          subscriber.offerPublication(publication);
-        }
+        for (const subscriber of subscribers) subscriber.offerPublication(publication);
       }
     } else if (event.kind === 'reset') {
       this.changeEpoch(event.epoch, event.top);

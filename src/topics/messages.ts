@@ -1,4 +1,5 @@
 import { RawJson } from '../../operators/rawJson.js';
+import type { WsOutbox } from '../wsOutbox.js';
 import type { TopicPosition } from './store.js';
 
 /** Why a `since` could not be resumed, as `subscribed`'s `reason` says it. */
@@ -6,6 +7,11 @@ export type NotResumedReason = 'epoch' | 'too_old' | 'too_many';
 
 /** The codes of `{type:"error", topic, code}`. */
 export type TopicErrorCode = 'forbidden' | 'bad_request' | 'rate_limited' | 'unavailable';
+
+/** Sends a protocol answer on a connection: answers are never dropped by overflow. */
+export function answer(outbox: WsOutbox<unknown>, message: RawJson): void {
+  outbox.send(message, { critical: true });
+}
 
 /**
  * One publication's line, `{"type":"pub","topic":…,"offset":…,"data":…}`, built by

@@ -1,4 +1,5 @@
 import type { TopicPosition } from './store.js';
+import { isOffset } from './validate.js';
 
 /** The query parameter a client hands its positions in, for the topics the server joins. */
 export const RESUME_PARAMETER = 'resume';
@@ -53,12 +54,11 @@ export function resumePositions(url: string | undefined): Map<string, TopicPosit
       !Array.isArray(position) ||
       position.length !== 2 ||
       typeof position[0] !== 'string' ||
-      !Number.isSafeInteger(position[1]) ||
-      (position[1] as number) < 0
+      !isOffset(position[1])
     ) {
       return undefined;
     }
-    positions.set(topic, { epoch: position[0], offset: position[1] as number });
+    positions.set(topic, { epoch: position[0], offset: position[1] });
   }
   return positions;
 }

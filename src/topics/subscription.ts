@@ -7,6 +7,7 @@ import { BuiltFrame, ReportedJson } from '../outboxEntry.js';
 import type { WsOutbox } from '../wsOutbox.js';
 import type { LocalTopic, Publication, SharedFrame, TopicSubscriber } from './localTopic.js';
 import {
+  answer,
   freshSubscribed,
   gapMessage,
   notResumedSubscribed,
@@ -93,7 +94,7 @@ export class TopicSubscription implements TopicSubscriber {
     const position = this.topic.position;
     const name = this.topic.name;
     if (since === undefined) {
-      this.answer(freshSubscribed(name, position));
+      answer(this.outbox, freshSubscribed(name, position));
       this.follow(position);
     } else if (since.epoch !== position.epoch) {
       this.notResumed(position, 'epoch');
@@ -103,7 +104,7 @@ export class TopicSubscription implements TopicSubscriber {
       await this.catchUpFrom(since);
     } else if (since.offset === position.offset) {
       this.limits.metrics?.topicResumes.inc({ outcome: 'recovered' });
-      this.answer(resumedSubscribed(name, since, 0));
+      answer(this.outbox, resumedSubscribed(name, since, 0));
       this.follow(position);
     } else if (position.offset - since.offset > this.limits.maxReplay) {
       this.notResumed(position, 'too_many');
@@ -174,7 +175,7 @@ export class TopicSubscription implements TopicSubscriber {
       let isAnswered = false;
       const answerOnce = (message: RawJson) => {
         isAnswered = true;
-        this.answer(message);
+        answer(this.outbox, message);
         answered();
       };
       this.replay = feed
@@ -271,7 +272,7 @@ export class TopicSubscription implements TopicSubscriber {
 
   private notResumed(position: TopicPosition, reason: NotResumedReason): void {
     this.limits.metrics?.topicResumes.inc({ outcome: reason });
-    this.answer(notResumedSubscribed(this.topic.name, position, reason));
+    answer(this.outbox, notResumedSubscribed(this.topic.name, position, reason));
     this.follow(position);
   }
 
@@ -289,12 +290,7 @@ export class TopicSubscription implements TopicSubscriber {
     this.stopReplay();
     this.state = 'behind';
     this.limits.metrics?.topicGaps.inc();
-    this.answer(gapMessage(this.topic.name, after));
-  }
-
-  /** Protocol messages are never dropped by overflow. */
-  private answer(message: RawJson): void {
-    this.outbox.send(message, { critical: true });
+    answer(this.outbox, gapMessage(this.topic.name, after));
   }
 
   private stopReplay(): void {

@@ -8,6 +8,20 @@
 export const DEFAULT_MAX_TOPIC_LENGTH = 256;
 
 /**
+ * Whether a value is a topic name: a non-empty string of at most `maxLength` characters.
+ * @param topic The value.
+ * @param maxLength The longest name accepted.
+ */
+export function isTopicName(topic: unknown, maxLength = DEFAULT_MAX_TOPIC_LENGTH): topic is string {
+  return typeof topic === 'string' && topic.length > 0 && topic.length <= maxLength;
+}
+
+/** Whether a value is an offset or a count: a non-negative safe integer. */
+export function isOffset(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
  * Checks a topic name: a non-empty string of at most `maxLength` characters.
  * @param topic The name to check.
  * @param maxLength The longest name accepted.
@@ -17,7 +31,7 @@ export function assertTopicName(
   topic: unknown,
   maxLength = DEFAULT_MAX_TOPIC_LENGTH,
 ): asserts topic is string {
-  if (typeof topic !== 'string' || topic.length === 0 || topic.length > maxLength) {
+  if (!isTopicName(topic, maxLength)) {
     throw new TypeError(`topic must be a non-empty string of at most ${maxLength} characters`);
   }
 }
@@ -48,7 +62,7 @@ export function assertPublicationData(data: unknown): asserts data is readonly s
  */
 export function assertCount(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
-  if (!Number.isSafeInteger(value) || value < 0) {
+  if (!isOffset(value)) {
     throw new RangeError(`${name} must be a non-negative safe integer`);
   }
 }
