@@ -1,14 +1,11 @@
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { TopicStoreUnavailableError } from '../../src/redis/index.js';
 import type { RedisTopicStoreOptions } from '../../src/redis/index.js';
 import { producerKey, topicKeys } from '../../src/redis/keys.js';
 import { APPEND_SCRIPT, runScript } from '../../src/redis/scripts.js';
-import { decodeFrameSync } from '../../src/testing/index.js';
 import { connectTestClient, RedisServer } from '../helpers/redisServer.js';
 import type { TestRedisClient } from '../helpers/redisServer.js';
-import { until } from '../helpers/until.js';
-import { WebSocket } from '../topics/topicServer.js';
+import { RawClient } from '../helpers/rawClient.js';
 import type { TopicServer } from '../topics/topicServer.js';
 import { gate, range, WatchedClient } from './clusterClient.js';
 import { RedisNode } from './redisNode.js';
@@ -382,43 +379,4 @@ async function metric(
   return found.values
     .filter((value) => Object.entries(labels).every(([key, v]) => value.labels[key] === v))
     .reduce((sum, value) => sum + value.value, 0);
-}
-
-/** A raw protocol client: sends JSON, and collects every line the server sends, decoded. */
-class RawClient {
-  readonly lines: Array<Record<string, unknown>> = [];
-  private readonly events = new EventEmitter();
-
-  private constructor(private readonly socket: WebSocket) {
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      for (const value of decodeFrameSync(isBinary ? new Uint8Array(data) : data.toString())) {
-        this.lines.push(value as Record<string, unknown>);
-      }
-      this.events.emit('lines');
-    });
-  }
-
-  static open(url: string): Promise<RawClient> {
-    const socket = new WebSocket(url);
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new RawClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(message: object): void {
-    this.socket.send(JSON.stringify(message));
-  }
-
-  of(type: string): Array<Record<string, unknown>> {
-    return this.lines.filter((line) => line.type === type);
-  }
-
-  until(predicate: () => boolean, description: string): Promise<void> {
-    return until(predicate, this.events, 'lines', { description });
-  }
-
-  close(): void {
-    this.socket.close();
-  }
 }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { filter, firstValueFrom } from 'rxjs';
 import { OutboxClient } from '../../src/client/index.js';
 import { MemoryTopicStore } from '../../src/index.js';
-import { decodeFrameSync } from '../../src/testing/index.js';
+import { RawClient } from '../helpers/rawClient.js';
 import { until } from '../helpers/until.js';
 import { TopicServer, WebSocket } from './topicServer.js';
 
@@ -331,42 +331,4 @@ function answered(client: OutboxClient, topic: string): Promise<Record<string, u
       ),
     ),
   );
-}
-
-/** A raw protocol client: sends JSON, and collects every line the server sends, decoded. */
-class RawClient {
-  readonly lines: Array<Record<string, unknown>> = [];
-  readonly events = new EventEmitter();
-  private constructor(readonly socket: WebSocket) {
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      for (const value of decodeFrameSync(isBinary ? new Uint8Array(data) : data.toString())) {
-        this.lines.push(value as Record<string, unknown>);
-      }
-      this.events.emit('lines');
-    });
-  }
-
-  static open(url: string): Promise<RawClient> {
-    const socket = new WebSocket(url);
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new RawClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(message: object): void {
-    this.socket.send(JSON.stringify(message));
-  }
-
-  of(type: string, topic: string): Array<Record<string, unknown>> {
-    return this.lines.filter((line) => line.type === type && line.topic === topic);
-  }
-
-  until(predicate: () => boolean, description: string): Promise<void> {
-    return until(predicate, this.events, 'lines', { description, timeoutMs: 20_000 });
-  }
-
-  close(): void {
-    this.socket.close();
-  }
 }
