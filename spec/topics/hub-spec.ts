@@ -62,6 +62,31 @@ async function settle(scheduler: VirtualTimeScheduler): Promise<void> {
   }
 }
 
+/** A socket joined to `room:a` after `count` publications, with the topic's epoch. */
+async function joinedAfter(
+  { scheduler, manager, connect }: ReturnType<typeof setup>,
+  count: number,
+): Promise<{ socket: SocketDouble; epoch: string }> {
+  const socket = connect();
+  for (let n = 1; n <= count; n++) await manager.publish('room:a', { n });
+  await manager.join(socket, 'room:a');
+  await settle(scheduler);
+  return { socket, epoch: lines(socket)[0].epoch as string };
+}
+
+/** The socket's client asks to resume `room:a` from `since`. */
+function resume(
+  manager: ReturnType<typeof setup>['manager'],
+  socket: SocketDouble,
+  since: { epoch: string; offset: number },
+): void {
+  manager.handleTopicRequest(manager.outbox(socket)!, {
+    type: 'subscribe',
+    topic: 'room:a',
+    since,
+  });
+}
+
 describe('TopicHub', () => {
   it('should build one frame per window, shared by every local subscriber', async () => {
     const { scheduler, manager, connect, metric } = setup();
@@ -209,7 +234,8 @@ describe('TopicHub', () => {
   });
 
   it('should splice publications that arrive during the history read: none twice, none missed', async () => {
-    const { scheduler, manager, connect, store } = setup();
+    const topics = setup();
+    const { scheduler, manager, store } = topics;
     // History reads (not position reads) wait until the test opens the gate.
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
@@ -219,18 +245,9 @@ describe('TopicHub', () => {
       .mockImplementation((topic, after, limit) =>
         limit === 0 ? read(topic, after, limit) : gate.then(() => read(topic, after, limit)),
       );
-    const socket = connect();
-    for (let n = 1; n <= 5; n++) await manager.publish('room:a', { n });
-    await manager.join(socket, 'room:a');
-    await settle(scheduler);
-    const epoch = lines(socket)[0].epoch as string;
-    const outbox = manager.outbox(socket)!;
+    const { socket, epoch } = await joinedAfter(topics, 5);
 
-    manager.handleTopicRequest(outbox, {
-      type: 'subscribe',
-      topic: 'room:a',
-      since: { epoch, offset: 2 },
-    });
+    resume(manager, socket, { epoch, offset: 2 });
     await settle(scheduler);
     for (let n = 6; n <= 8; n++) await manager.publish('room:a', { n });
     await settle(scheduler);
@@ -251,19 +268,12 @@ describe('TopicHub', () => {
   });
 
   it("should send the tail of a replay once it is caught up, not at the window's deadline", async () => {
-    const { scheduler, manager, connect } = setup();
-    const socket = connect();
-    for (let n = 1; n <= 5; n++) await manager.publish('room:a', { n });
-    await manager.join(socket, 'room:a');
-    await settle(scheduler);
-    const epoch = lines(socket)[0].epoch as string;
+    const topics = setup();
+    const { scheduler, manager } = topics;
+    const { socket, epoch } = await joinedAfter(topics, 5);
     const resumedAt = scheduler.now();
 
-    manager.handleTopicRequest(manager.outbox(socket)!, {
-      type: 'subscribe',
-      topic: 'room:a',
-      since: { epoch, offset: 2 },
-    });
+    resume(manager, socket, { epoch, offset: 2 });
     await settle(scheduler);
 
     expect(pubs(socket)).toEqual([3, 4, 5]);
@@ -275,18 +285,11 @@ describe('TopicHub', () => {
   });
 
   it("should answer epoch to a position past the topic's top, and follow from the top", async () => {
-    const { scheduler, manager, connect } = setup();
-    const socket = connect();
-    for (let n = 1; n <= 5; n++) await manager.publish('room:a', { n });
-    await manager.join(socket, 'room:a');
-    await settle(scheduler);
-    const epoch = lines(socket)[0].epoch as string;
+    const topics = setup();
+    const { scheduler, manager } = topics;
+    const { socket, epoch } = await joinedAfter(topics, 5);
 
-    manager.handleTopicRequest(manager.outbox(socket)!, {
-      type: 'subscribe',
-      topic: 'room:a',
-      since: { epoch, offset: 9 },
-    });
+    resume(manager, socket, { epoch, offset: 9 });
     await settle(scheduler);
     await manager.publish('room:a', { n: 6 });
     await settle(scheduler);
@@ -303,7 +306,8 @@ describe('TopicHub', () => {
   });
 
   it('should answer the next request when a new epoch stops a resume waiting for its history', async () => {
-    const { scheduler, manager, connect, store } = setup();
+    const topics = setup();
+    const { scheduler, manager, store } = topics;
     const read = store.read.bind(store);
     jest
       .spyOn(store, 'read')
@@ -316,19 +320,11 @@ describe('TopicHub', () => {
       announce = listener;
       return watch(topic, listener);
     });
-    const socket = connect();
-    for (let n = 1; n <= 3; n++) await manager.publish('room:a', { n });
-    await manager.join(socket, 'room:a');
-    await settle(scheduler);
-    const epoch = lines(socket)[0].epoch as string;
+    const { socket, epoch } = await joinedAfter(topics, 3);
     const outbox = manager.outbox(socket)!;
 
     // This resume's history read never comes back.
-    manager.handleTopicRequest(outbox, {
-      type: 'subscribe',
-      topic: 'room:a',
-      since: { epoch, offset: 1 },
-    });
+    resume(manager, socket, { epoch, offset: 1 });
     await settle(scheduler);
     announce({ kind: 'reset', epoch: 'next', top: 0 });
     manager.handleTopicRequest(outbox, { type: 'unsubscribe', topic: 'room:a' });
@@ -355,11 +351,7 @@ describe('TopicHub', () => {
     // The socket stops reading: the replay stops after its first page.
     socket.stall();
 
-    manager.handleTopicRequest(manager.outbox(socket)!, {
-      type: 'subscribe',
-      topic: 'room:a',
-      since: { epoch, offset: 0 },
-    });
+    resume(manager, socket, { epoch, offset: 0 });
     await settle(scheduler);
     for (let n = 11; n <= 16; n++) await manager.publish('room:a', { n });
     await settle(scheduler);
