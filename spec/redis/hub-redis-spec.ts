@@ -6,7 +6,6 @@ import { APPEND_SCRIPT, runScript } from '../../src/redis/scripts.js';
 import { connectTestClient, RedisServer } from '../helpers/redisServer.js';
 import type { TestRedisClient } from '../helpers/redisServer.js';
 import { RawClient } from '../helpers/rawClient.js';
-import type { TopicServer } from '../topics/topicServer.js';
 import { gate, range, WatchedClient } from './clusterClient.js';
 import { RedisNode } from './redisNode.js';
 
@@ -105,7 +104,7 @@ describe('topics across nodes on Redis, over real sockets', () => {
     expect(inbox.of(session)).toEqual(range(9, 20));
     expect(subscriber.recoveries).toEqual([]);
     expect(subscriber.answersOf(topic).at(-1)).toMatchObject({ recovered: true });
-    expect(await metric(b.server, 'ws_outbox_topic_resumes_total', { outcome: 'recovered' })).toBe(
+    expect(await b.server.metric('ws_outbox_topic_resumes_total', { outcome: 'recovered' })).toBe(
       1,
     );
   });
@@ -137,7 +136,7 @@ describe('topics across nodes on Redis, over real sockets', () => {
       },
     ]);
     expect(subscriber.of(topic)).toEqual([1, 2, 3, 4, 5, 36]);
-    expect(await metric(b.server, 'ws_outbox_topic_resumes_total', { outcome: 'too_old' })).toBe(1);
+    expect(await b.server.metric('ws_outbox_topic_resumes_total', { outcome: 'too_old' })).toBe(1);
   });
 
   it("answers recovered: false, epoch, when the topic's keys are deleted: live subscribers and resuming ones", async () => {
@@ -261,7 +260,7 @@ describe('topics across nodes on Redis, over real sockets', () => {
       expect(s.of(topic)).toEqual(range(1, 50));
       expect(s.recoveries).toEqual([]);
     }
-    expect(await metric(a.server, 'ws_outbox_publish_errors_total')).toBe(0);
+    expect(await a.server.metric('ws_outbox_publish_errors_total')).toBe(0);
   });
 
   it("resumes a client whose position is ahead of what the node's live feed has announced yet", async () => {
@@ -338,8 +337,8 @@ describe('topics across nodes on Redis, over real sockets', () => {
       await redis.restart();
     }
     const errors = async () =>
-      (await metric(a.server, 'ws_outbox_publish_errors_total')) +
-      (await metric(b.server, 'ws_outbox_publish_errors_total'));
+      (await a.server.metric('ws_outbox_publish_errors_total')) +
+      (await b.server.metric('ws_outbox_publish_errors_total'));
     expect(rejected).toBeGreaterThanOrEqual(1);
     expect(await errors()).toBe(rejected);
 
@@ -368,15 +367,3 @@ describe('topics across nodes on Redis, over real sockets', () => {
     expect(await errors()).toBe(rejected);
   }, 60_000);
 });
-
-/** A metric's value in a node's registry, summed over the series matching `labels`. */
-async function metric(
-  server: TopicServer,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const found = await server.registry.getSingleMetric(name)!.get();
-  return found.values
-    .filter((value) => Object.entries(labels).every(([key, v]) => value.labels[key] === v))
-    .reduce((sum, value) => sum + value.value, 0);
-}

@@ -91,7 +91,7 @@ describe('topics over real sockets', () => {
     await a.until(total);
 
     expect(a.seen).toEqual(range(1, total));
-    expect(await metric(server, 'ws_outbox_topic_resumes_total', { outcome: 'recovered' })).toBe(1);
+    expect(await server.metric('ws_outbox_topic_resumes_total', { outcome: 'recovered' })).toBe(1);
   });
 
   it('should send a gap to a socket that falls behind, then replay everything at its pace', async () => {
@@ -111,8 +111,8 @@ describe('topics over real sockets', () => {
     await a.until(total);
 
     expect(a.seen).toEqual(range(1, total));
-    expect(await metric(server, 'ws_outbox_topic_gaps_total')).toBeGreaterThan(0);
-    expect(await metric(server, 'ws_outbox_dropped_messages_total')).toBeGreaterThan(0);
+    expect(await server.metric('ws_outbox_topic_gaps_total')).toBeGreaterThan(0);
+    expect(await server.metric('ws_outbox_dropped_messages_total')).toBeGreaterThan(0);
   });
 
   describe('resuming a position', () => {
@@ -287,7 +287,7 @@ describe('topics over real sockets', () => {
     await inbox.until(total);
 
     expect(inbox.seen).toEqual(range(1, total));
-    expect(await metric(server, 'ws_outbox_topic_resumes_total', { outcome: 'recovered' })).toBe(1);
+    expect(await server.metric('ws_outbox_topic_resumes_total', { outcome: 'recovered' })).toBe(1);
   });
 
   it('should resume a reconnect storm of 1,000 clients', async () => {
@@ -307,18 +307,6 @@ describe('topics over real sockets', () => {
     for (const { topic } of followers) expect(topic.seen).toEqual(range(1, 40));
   }, 60_000);
 });
-
-/** A metric's value in the server's registry. */
-async function metric(
-  server: TopicServer,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const found = await server.registry.getSingleMetric(name)!.get();
-  return found.values
-    .filter((value) => Object.entries(labels).every(([key, v]) => value.labels[key] === v))
-    .reduce((sum, value) => sum + value.value, 0);
-}
 
 /** Resolves with the next `subscribed` of `topic` the client receives. */
 function answered(client: OutboxClient, topic: string): Promise<Record<string, unknown>> {

@@ -67,6 +67,14 @@ export class TopicServer {
     return this;
   }
 
+  /** A metric's value in the server's registry, summed over the series matching `labels`. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const found = await this.registry.getSingleMetric(name)!.get();
+    return found.values
+      .filter((value) => Object.entries(labels).every(([key, v]) => value.labels[key] === v))
+      .reduce((sum, value) => sum + value.value, 0);
+  }
+
   /** Cuts every connection abruptly, as a network failure would. */
   dropAll(): void {
     for (const socket of this.sockets) socket.terminate();
