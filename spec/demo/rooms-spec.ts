@@ -4,11 +4,12 @@ import { createDemoServer, DEMO_HIGH_WATER_MARK } from '../../examples/demo/app.
 import type { DemoServer, DemoServerOptions } from '../../examples/demo/app.js';
 import { BURST_SIZE } from '../../examples/demo/burst.js';
 import type { ConnectionFigures } from '../../examples/demo/connectionStats.js';
-import { MAX_ROOM_DATA_BYTES } from '../../examples/demo/rooms.js';
+import { MAX_ROOM_DATA_BYTES, ROOM_HISTORY } from '../../examples/demo/rooms.js';
 import { OutboxClient } from '../../src/client/index.js';
 import type { ServerMessage } from '../../src/client/index.js';
 import { DemoTestClient } from '../helpers/demoClient.js';
 import { sample } from '../helpers/metricsText.js';
+import { RawClient } from '../helpers/rawClient.js';
 import { nextTurn } from '../helpers/until.js';
 import { closed } from '../helpers/wsServer.js';
 
@@ -239,6 +240,42 @@ describe('bounds', () => {
 });
 
 describe('controls', () => {
+  it("burst: refuses a count over 20,000 with bad_request, and a burst past the node's limit with busy", async () => {
+    const server = await startDemo({ burstLimit: { maxConcurrent: 1, maxQueued: 0 } });
+    const client = await DemoTestClient.open(server.wsUrl, sockets);
+    client.send({ type: 'burst', id: 'huge', data: { count: BURST_SIZE + 1 } });
+    expect(await client.reply('huge', 'error')).toMatchObject({ code: 'bad_request' });
+    // The first runs 40 event-loop turns; the second finds the one slot taken and no queue.
+    client.send({ type: 'burst', id: 'first' });
+    client.send({ type: 'burst', id: 'second' });
+    expect(await client.reply('second', 'error', 'burst.complete')).toMatchObject({
+      type: 'error',
+      code: 'busy',
+    });
+    const first = await client.reply('first', 'burst.result');
+    expect(first.data).toEqual({ sent: BURST_SIZE, dropped: 0, total: BURST_SIZE });
+  });
+
+  it("keeps a room's last 5,000 publications: a position before them is too_old, one within them is replayed", async () => {
+    const server = await startDemo();
+    const topic = 'room:history';
+    const count = ROOM_HISTORY.maxPublications + 1;
+    for (let n = 1; n <= count; n++) await server.manager.publish(topic, { n });
+    const raw = await RawClient.open(server.wsUrl);
+    const answers = () => raw.of('subscribed', topic);
+    raw.send({ type: 'subscribe', topic });
+    await raw.until(() => answers().length === 1, 'the first answer');
+    const { epoch } = answers()[0] as { epoch: string };
+
+    raw.send({ type: 'subscribe', topic, since: { epoch, offset: 0 } });
+    raw.send({ type: 'subscribe', topic, since: { epoch, offset: 1 } });
+    await raw.until(() => answers().length === 3, 'both resumes answered');
+    raw.close();
+
+    expect(answers()[1]).toMatchObject({ recovered: false, reason: 'too_old', offset: count });
+    expect(answers()[2]).toMatchObject({ recovered: true, offset: 1, replayed: count - 1 });
+  });
+
   it('burst: 20,000 messages reach the client in far fewer frames, none dropped', async () => {
     const server = await startDemo();
     const client = await DemoTestClient.open(server.wsUrl, sockets);
